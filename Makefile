@@ -1,0 +1,39 @@
+# spikecore: `make demo` runs the main job, `make test` the test suite. Both create .venv and
+# install everything on first use (Python >= 3.10, g++, make and perl are all they need).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+BOARD  ?= icebreaker
+
+.PHONY: demo test test-all bench bitstream program clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/spikecore demo --url model:// --plot raster.png
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2 tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bitstream: $(STAMP)
+	$(BIN)/spikecore build --board $(BOARD)
+
+program: $(STAMP)
+	$(BIN)/spikecore program --board $(BOARD)
+
+clean:
+	rm -rf build .pytest_cache raster.png

@@ -1,0 +1,98 @@
+"""The ``spikecore`` command line.
+
+    spikecore info URL                     what the device at URL is
+    spikecore run URL NETWORK INPUTS -o OUT [--plot raster.png]
+    spikecore demo [--url URL] [--steps N] [--plot raster.png]
+    spikecore sim --n-inputs A --n-neurons B [--port P | --pty]
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _connect(url, args):
+    from . import connect
+    options = {}
+    if url.startswith("sim:"):
+        options = {"n_inputs": args.n_inputs, "n_neurons": args.n_neurons}
+        options = {k: v for k, v in options.items() if v is not None}
+    return connect(url, **options)
+
+
+def cmd_info(args):
+    with _connect(args.url, args) as core:
+        print(json.dumps(core.info(), indent=2, default=str))
+
+
+def cmd_run(args):
+    from .network import Network
+    net = Network.load(args.network)
+    inputs = np.load(args.inputs)
+    if args.n_inputs is None:
+        args.n_inputs, args.n_neurons = net.n_inputs, net.n_neurons
+    with _connect(args.url, args) as core:
+        core.load(net)
+        spikes = core.run(inputs)
+        np.save(args.output, spikes)
+        print(f"{len(spikes)} steps, {int(spikes.sum())} spikes -> {args.output}")
+        if args.plot:
+            from .demo import plot_raster
+            plot_raster(args.plot, inputs, spikes)
+            print(f"raster plot -> {args.plot}")
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+    args.n_inputs = args.n_neurons = None
+    if args.url.startswith("sim:"):
+        from .demo import N_INPUTS, N_NEURONS
+        args.n_inputs, args.n_neurons = N_INPUTS, N_NEURONS
+    with _connect(args.url, args) as core:
+        run_demo(core, steps=args.steps, plot=args.plot)
+
+
+def cmd_sim(args, rest):
+    from .sim.serve import main as serve
+    return serve(rest)
+
+
+def main(argv=None):
+    """Run the ``spikecore`` command; return its exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sim"]:
+        from .sim.serve import main as serve
+        return serve(argv[1:])
+    parser = argparse.ArgumentParser(prog="spikecore", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("info", help="describe the device at URL")
+    p.add_argument("url")
+    p.set_defaults(func=cmd_info, n_inputs=None, n_neurons=None)
+    p = sub.add_parser("run", help="run a saved network on saved inputs")
+    p.add_argument("url", help="model://, sim://, socket://HOST:PORT or a serial port")
+    p.add_argument("network", help="network file written by Network.save (.npz)")
+    p.add_argument("inputs", help=".npy file of bool inputs (steps, n_inputs)")
+    p.add_argument("-o", "--output", required=True, help=".npy file for the spikes")
+    p.add_argument("--plot", help="write a raster plot PNG here")
+    p.set_defaults(func=cmd_run, n_inputs=None, n_neurons=None)
+    p = sub.add_parser("demo", help="the STDP demo (the README's main job)")
+    p.add_argument("--url", default="model://", help="where to run it (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--plot", default="raster.png", help="raster plot PNG (default: %(default)s)")
+    p.set_defaults(func=cmd_demo)
+    sub.add_parser("sim", help="serve a virtual board (see spikecore sim --help)")
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"spikecore: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

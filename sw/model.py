@@ -1,0 +1,179 @@
+"""The bit-exact golden model of docs/model.md, vectorized with numpy.
+
+Each function here has a gateware counterpart of the same name in ``spikecore.hw``; the
+cocotb testbenches compare the two. All arithmetic is on int64 arrays, wide enough that no
+intermediate value wraps (the largest is a 24-bit state times a 13-bit decay factor).
+"""
+
+import numpy as np
+
+from . import spec
+
+__all__ = ["trunc0", "decay", "sat24", "sat8u", "clip_w", "trace_decay", "neuron_update",
+           "stdp_update", "Model"]
+
+
+def trunc0(a, k):
+    """Return ``sign(a) * (|a| >> k)``: *a* / 2**k rounded toward zero."""
+    a = np.asarray(a, dtype=np.int64)
+    # An arithmetic shift rounds toward −∞; adding 2**k − 1 first to negative values makes
+    # it round toward zero.
+    return (a + ((a >> 63) & ((1 << k) - 1))) >> k
+
+
+def decay(a, d):
+    """Return ``trunc0(a * (4096 - d), 12)``: *a* after one step of decay rate *d*/4096."""
+    return trunc0(np.asarray(a, dtype=np.int64) * (spec.DECAY_ONE - np.asarray(d, np.int64)),
+                  spec.DECAY_SHIFT)
+
+
+def sat24(a):
+    """Return *a* saturated to the signed 24-bit range [−2**23, 2**23 − 1]."""
+    return np.minimum(np.maximum(a, spec.STATE_MIN), spec.STATE_MAX)
+
+
+def sat8u(a):
+    """Return ``min(a, 255)`` for non-negative *a* (trace saturation)."""
+    return np.minimum(a, spec.TRACE_MAX)
+
+
+def clip_w(a, w_min, w_max):
+    """Return *a* clipped to [*w_min*, *w_max*]."""
+    return np.minimum(np.maximum(a, w_min), w_max)
+
+
+def trace_decay(trace, rate):
+    """Return ``(trace * rate) >> 8``: a trace after one step of decay factor *rate*/256."""
+    return (np.asarray(trace, dtype=np.int64) * rate) >> spec.TRACE_DECAY_SHIFT
+
+
+def neuron_update(u, v, ref, a, vth, bias, du, dv, t_ref, w_exp):
+    """Return ``(u, v, ref, s)`` after step 4 of docs/model.md, for synaptic input *a*.
+
+    ``u ← sat24(decay(u, du) + (a << w_exp))``; refractory neurons (``ref > 0``) count down
+    with ``v ← 0`` and do not spike; the others take ``v ← sat24(decay(v, dv) + u + bias)``,
+    spike iff ``v > vth``, and on a spike reset ``v ← 0``, ``ref ← t_ref``.
+    """
+    u = sat24(decay(u, du) + (np.asarray(a, dtype=np.int64) << w_exp))
+    refractory = np.asarray(ref) > 0
+    v = sat24(decay(v, dv) + u + bias)
+    s = v > vth
+    s &= ~refractory
+    v[refractory | s] = 0
+    ref = np.where(refractory, ref - 1, 0)
+    ref[s] = np.asarray(t_ref)[s] if np.ndim(t_ref) else t_ref
+    return u, v, ref, s
+
+
+def stdp_update(W, x, y, delivered, s, learning, plastic_src, plastic_dst):
+    """Apply step 5 of docs/model.md (learning enabled) to the int8 weights *W*, in place.
+
+    Every plastic synapse (j, i) with ``s[i]`` or ``delivered[j]`` becomes
+    ``clip_w(W[j, i] + s[i]·((x[j]·a_plus) >> 8) − delivered[j]·((y[i]·a_minus) >> 8))``:
+    one combined change, clipped once. *delivered* and *s* are index arrays (the sources
+    delivered, the neurons that spiked). Returns *W*.
+    """
+    if len(delivered) == 0 and len(s) == 0:
+        return W
+    lo, hi = learning.w_min, learning.w_max
+    ltp = ((np.asarray(x, np.int64) * learning.a_plus) >> spec.LEARN_SHIFT).astype(np.int16)
+    ltd = ((np.asarray(y, np.int64) * learning.a_minus) >> spec.LEARN_SHIFT).astype(np.int16)
+    # Both blocks are computed from the weights at the start of the step (int16: no wrap).
+    old_rows, old_cols = W[delivered], W[:, s]
+    # Columns of spiking neurons: LTP on every row, minus LTD on the delivered rows.
+    cols = old_cols + ltp[:, None]
+    cols[delivered] -= ltd[s]
+    np.clip(cols, lo, hi, out=cols)
+    # Rows of delivered sources: LTD. Their spiking columns are wrong here (no LTP) and are
+    # overwritten by the column block, which holds their combined change.
+    rows = old_rows - ltd
+    np.clip(rows, lo, hi, out=rows)
+    if not (plastic_src.all() and plastic_dst.all()):
+        rows = np.where(plastic_src[delivered, None] & plastic_dst[None, :], rows, old_rows)
+        cols = np.where(plastic_src[:, None] & plastic_dst[None, s], cols, old_cols)
+    W[delivered] = rows
+    W[:, s] = cols
+    return W
+
+
+class Model:
+    """The golden model: one network's state, stepped exactly as docs/model.md says.
+
+    Parameters
+    ----------
+    net : spikecore.Network
+        Weights, parameters and learning settings are copied; state starts at zero.
+
+    Members
+    -------
+    W : int8 array (n_sources, n_neurons)
+        The weights (a copy).
+    u, v, ref, y, s_prev : arrays (n_neurons,)
+    x : array (n_sources,)
+    steps : int
+        Steps computed since the network was loaded.
+    """
+
+    def __init__(self, net):
+        net.check()
+        self.n_inputs, self.n_neurons = net.n_inputs, net.n_neurons
+        self._W = np.array(net.weights, dtype=np.int8)
+        params = {name: np.array(getattr(net, name), dtype=np.int64)
+                  for name in spec.NEURON_RANGES}
+        self.vth, self.bias = params["vth"], params["bias"]
+        self.du, self.dv, self.t_ref = params["du"], params["dv"], params["t_ref"]
+        self.w_exp = net.w_exp
+        self.learning = type(net.learning)(**net.learning.as_dict())
+        self.plastic_src = np.array(net.plastic_src, dtype=bool)
+        self.plastic_dst = np.array(net.plastic_dst, dtype=bool)
+        self.steps = 0
+        self.reset()
+
+    @property
+    def W(self):
+        """The weights, int8 (n_sources, n_neurons); a copy."""
+        return self._W.copy()
+
+    def reset(self):
+        """Set u, v, ref, x, y and s_prev to zero; keep the weights."""
+        n, n_src = self.n_neurons, self.n_inputs + self.n_neurons
+        self.u = np.zeros(n, np.int64)
+        self.v = np.zeros(n, np.int64)
+        self.ref = np.zeros(n, np.int64)
+        self.y = np.zeros(n, np.int64)
+        self.x = np.zeros(n_src, np.int64)
+        self.s_prev = np.zeros(n, dtype=bool)
+
+    def step(self, inputs):
+        """Compute one step for the external input set *inputs* (bool, n_inputs); return s."""
+        lr = self.learning
+        # 1. Delivered sources: this step's inputs, last step's spikes.
+        delivered = np.concatenate([np.flatnonzero(inputs),
+                                    self.n_inputs + np.flatnonzero(self.s_prev)])
+        # 2. Traces decay, then delivered sources' pre-traces jump.
+        self.x = trace_decay(self.x, lr.x_decay)
+        self.x[delivered] = sat8u(self.x[delivered] + lr.x_imp)
+        self.y = trace_decay(self.y, lr.y_decay)
+        # 3. Synaptic input from the weights at the start of the step.
+        a = self._W[delivered].sum(axis=0, dtype=np.int64)
+        # 4. Neurons.
+        self.u, self.v, self.ref, s = neuron_update(
+            self.u, self.v, self.ref, a, self.vth, self.bias, self.du, self.dv, self.t_ref,
+            self.w_exp)
+        spiked = np.flatnonzero(s)
+        # 5. Learning.
+        if lr.enabled:
+            stdp_update(self._W, self.x, self.y, delivered, spiked, lr, self.plastic_src,
+                        self.plastic_dst)
+        # 6. Post-traces jump; spikes are delivered next step.
+        self.y[spiked] = sat8u(self.y[spiked] + lr.y_imp)
+        self.s_prev = s
+        self.steps += 1
+        return s
+
+    def run(self, inputs):
+        """Run one step per row of *inputs* (bool, (steps, n_inputs)); return the spikes."""
+        out = np.zeros((len(inputs), self.n_neurons), dtype=bool)
+        for t, row in enumerate(inputs):
+            out[t] = self.step(row)
+        return out

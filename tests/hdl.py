@@ -1,0 +1,48 @@
+"""Run cocotb testbenches on Amaranth components with Verilator, from pytest.
+
+Usage from a pytest test::
+
+    from hdl import run_cocotb
+    run_cocotb(MyComponent(...), "cocotb.tb_mycomponent", name="mycomp_4x8",
+               extra_env={"TB_PARAMS": json.dumps(params)})
+
+The component is converted to Verilog under ``build/cocotb/<name>/``, verilated (cached when
+the Verilog is unchanged) and the test module (a module path importable from ``tests/``)
+runs against it. ``WAVES=1`` in the environment records ``dump.vcd`` in that folder.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from spikecore.toolchain import ensure_verilator, write_verilog
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+def run_cocotb(component, test_module, *, name, toplevel="top", extra_env=None, testcase=None):
+    """Convert *component*, build it with Verilator and run cocotb *test_module* against it.
+
+    Raises ``AssertionError`` naming the failed tests if any cocotb test fails.
+    """
+    from cocotb_tools.runner import get_runner
+    import xml.etree.ElementTree as ET
+
+    ensure_verilator()
+    build_dir = ROOT / "build" / "cocotb" / name
+    source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
+    waves = os.environ.get("WAVES", "0") not in ("", "0")
+    runner = get_runner("verilator")
+    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                 build_args=["-Wno-fatal", "-O3"], waves=waves, log_file=build_dir / "build.log")
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env.update(extra_env or {})
+    old_path = list(sys.path)
+    results = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                          test_dir=build_dir, extra_env=env, waves=waves, testcase=testcase)
+    sys.path[:] = old_path
+    failures = [case.get("name") for case in ET.parse(results).iter("testcase")
+                if case.find("failure") is not None or case.find("error") is not None]
+    assert not failures, f"cocotb tests failed: {failures} (log in {build_dir})"
+    return results
