@@ -23,8 +23,7 @@ def trunc0(a, k):
 
 def decay(a, d):
     """Return ``trunc0(a * (4096 - d), 12)``: *a* after one step of decay rate *d*/4096."""
-    return trunc0(np.asarray(a, dtype=np.int64) * (spec.DECAY_ONE - np.asarray(d, np.int64)),
-                  spec.DECAY_SHIFT)
+    return trunc0(np.asarray(a, dtype=np.int64) * (spec.DECAY_ONE - d), spec.DECAY_SHIFT)
 
 
 def sat24(a):
@@ -54,14 +53,20 @@ def neuron_update(u, v, ref, a, vth, bias, du, dv, t_ref, w_exp):
     with ``v ← 0`` and do not spike; the others take ``v ← sat24(decay(v, dv) + u + bias)``,
     spike iff ``v > vth``, and on a spike reset ``v ← 0``, ``ref ← t_ref``.
     """
-    u = sat24(decay(u, du) + (np.asarray(a, dtype=np.int64) << w_exp))
-    refractory = np.asarray(ref) > 0
-    v = sat24(decay(v, dv) + u + bias)
+    u = decay(u, du)
+    u += np.left_shift(a, w_exp, dtype=np.int64)
+    np.clip(u, spec.STATE_MIN, spec.STATE_MAX, out=u)           # sat24, in place
+    ref = np.asarray(ref)
+    refractory = ref > 0
+    v = decay(v, dv)
+    v += u
+    v += bias
+    np.clip(v, spec.STATE_MIN, spec.STATE_MAX, out=v)           # sat24, in place
     s = v > vth
     s &= ~refractory
     v[refractory | s] = 0
-    ref = np.where(refractory, ref - 1, 0)
-    ref[s] = np.asarray(t_ref)[s] if np.ndim(t_ref) else t_ref
+    ref = ref - refractory
+    ref[s] = np.broadcast_to(t_ref, s.shape)[s]
     return u, v, ref, s
 
 
@@ -148,14 +153,13 @@ class Model:
         """Compute one step for the external input set *inputs* (bool, n_inputs); return s."""
         lr = self.learning
         # 1. Delivered sources: this step's inputs, last step's spikes.
-        delivered = np.concatenate([np.flatnonzero(inputs),
-                                    self.n_inputs + np.flatnonzero(self.s_prev)])
+        delivered = np.flatnonzero(np.concatenate([inputs, self.s_prev]))
         # 2. Traces decay, then delivered sources' pre-traces jump.
         self.x = trace_decay(self.x, lr.x_decay)
         self.x[delivered] = sat8u(self.x[delivered] + lr.x_imp)
         self.y = trace_decay(self.y, lr.y_decay)
         # 3. Synaptic input from the weights at the start of the step.
-        a = self._W[delivered].sum(axis=0, dtype=np.int64)
+        a = self._W[delivered].sum(axis=0, dtype=np.int32)
         # 4. Neurons.
         self.u, self.v, self.ref, s = neuron_update(
             self.u, self.v, self.ref, a, self.vth, self.bias, self.du, self.dv, self.t_ref,
