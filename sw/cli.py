@@ -4,6 +4,8 @@
     spikecore run URL NETWORK INPUTS -o OUT [--plot raster.png]
     spikecore demo [--url URL] [--steps N] [--plot raster.png]
     spikecore sim --n-inputs A --n-neurons B [--port P | --pty]
+    spikecore build --board NAME [--n-inputs A --n-neurons B --lanes L]
+    spikecore program --board NAME
 """
 
 import argparse
@@ -56,17 +58,19 @@ def cmd_demo(args):
         run_demo(core, steps=args.steps, plot=args.plot)
 
 
-def cmd_sim(args, rest):
-    from .sim.serve import main as serve
-    return serve(rest)
-
-
 def main(argv=None):
     """Run the ``spikecore`` command; return its exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    # These subcommands parse their own arguments.
     if argv[:1] == ["sim"]:
         from .sim.serve import main as serve
         return serve(argv[1:])
+    if argv[:1] == ["build"]:
+        from .boards.build import main as build
+        return build(argv[1:])
+    if argv[:1] == ["program"]:
+        from .boards.build import program_main
+        return program_main(argv[1:])
     parser = argparse.ArgumentParser(prog="spikecore", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="describe the device at URL")
@@ -85,6 +89,8 @@ def main(argv=None):
     p.add_argument("--plot", default="raster.png", help="raster plot PNG (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
     sub.add_parser("sim", help="serve a virtual board (see spikecore sim --help)")
+    sub.add_parser("build", help="build a board's bitstream (see spikecore build --help)")
+    sub.add_parser("program", help="program a board (see spikecore program --help)")
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -1,0 +1,49 @@
+"""The spikecore command line on the golden model."""
+
+import numpy as np
+
+import spikecore
+from spikecore.cli import main
+from spikecore.model import Model
+from randnet import random_inputs, random_network
+
+
+def test_run_saves_spikes_and_plot(tmp_path, capsys):
+    net = random_network(4, 6, seed=5)
+    inputs = random_inputs(40, 4, seed=5)
+    net.save(tmp_path / "net.npz")
+    np.save(tmp_path / "in.npy", inputs)
+    status = main(["run", "model://", str(tmp_path / "net.npz"), str(tmp_path / "in.npy"),
+                   "-o", str(tmp_path / "out.npy"), "--plot", str(tmp_path / "r.png")])
+    assert status == 0
+    assert np.array_equal(np.load(tmp_path / "out.npy"), Model(net).run(inputs))
+    assert (tmp_path / "r.png").stat().st_size > 1000
+    assert "40 steps" in capsys.readouterr().out
+
+
+def test_run_reports_bad_inputs_clearly(tmp_path, capsys):
+    spikecore.Network(4, 6).save(tmp_path / "net.npz")
+    np.save(tmp_path / "in.npy", np.zeros((3, 5), bool))
+    status = main(["run", "model://", str(tmp_path / "net.npz"), str(tmp_path / "in.npy"),
+                   "-o", str(tmp_path / "out.npy")])
+    assert status == 1
+    assert "inputs must have shape (steps, 4), not (3, 5)" in capsys.readouterr().err
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_demo_on_the_model_learns(tmp_path, capsys):
+    assert main(["demo", "--steps", "2000", "--plot", str(tmp_path / "demo.png")]) == 0
+    out = capsys.readouterr().out
+    assert "spikes" in out and (tmp_path / "demo.png").stat().st_size > 1000
+    from spikecore.demo import run_demo
+    with spikecore.connect("model://") as core:
+        result = run_demo(core, steps=2000, out=lambda *_: None)
+    assert result["spikes"] > 0
+    # STDP: the pattern's synapses grow, the noise synapses do not.
+    assert result["pattern_after"] > result["pattern_before"] + 5
+    assert result["background_after"] < result["background_before"]
+
+
+def test_info_on_the_model(capsys):
+    assert main(["info", "model://"]) == 0
+    assert '"backend": "model"' in capsys.readouterr().out
