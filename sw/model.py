@@ -26,9 +26,9 @@ def decay(a, d):
     return trunc0(np.asarray(a, dtype=np.int64) * (spec.DECAY_ONE - d), spec.DECAY_SHIFT)
 
 
-def sat24(a):
-    """Return *a* saturated to the signed 24-bit range [−2**23, 2**23 − 1]."""
-    return np.minimum(np.maximum(a, spec.STATE_MIN), spec.STATE_MAX)
+def sat24(a, out=None):
+    """Return *a* saturated to the signed 24-bit range [−2**23, 2**23 − 1] (into *out*)."""
+    return np.minimum(np.maximum(a, spec.STATE_MIN, out=out), spec.STATE_MAX, out=out)
 
 
 def sat8u(a):
@@ -55,18 +55,18 @@ def neuron_update(u, v, ref, a, vth, bias, du, dv, t_ref, w_exp):
     """
     u = decay(u, du)
     u += np.left_shift(a, w_exp, dtype=np.int64)
-    np.clip(u, spec.STATE_MIN, spec.STATE_MAX, out=u)           # sat24, in place
+    sat24(u, out=u)
     ref = np.asarray(ref)
     refractory = ref > 0
     v = decay(v, dv)
     v += u
     v += bias
-    np.clip(v, spec.STATE_MIN, spec.STATE_MAX, out=v)           # sat24, in place
+    sat24(v, out=v)
     s = v > vth
     s &= ~refractory
     v[refractory | s] = 0
     ref = ref - refractory
-    ref[s] = np.broadcast_to(t_ref, s.shape)[s]
+    ref[s] = t_ref[s] if np.ndim(t_ref) else t_ref
     return u, v, ref, s
 
 
@@ -80,7 +80,8 @@ def stdp_update(W, x, y, delivered, s, learning, plastic_src, plastic_dst):
     """
     if len(delivered) == 0 and len(s) == 0:
         return W
-    lo, hi = learning.w_min, learning.w_max
+    # (numpy scalars of the blocks' dtype make np.clip skip its range checks)
+    lo, hi = np.int16(learning.w_min), np.int16(learning.w_max)
     ltp = ((np.asarray(x, np.int64) * learning.a_plus) >> spec.LEARN_SHIFT).astype(np.int16)
     ltd = ((np.asarray(y, np.int64) * learning.a_minus) >> spec.LEARN_SHIFT).astype(np.int16)
     # Both blocks are computed from the weights at the start of the step (int16: no wrap).
