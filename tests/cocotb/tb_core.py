@@ -1,0 +1,257 @@
+"""cocotb testbench of ``spikecore.hw.core.Core`` against the golden model.
+
+Parameters come from the ``TB_PARAMS`` environment variable (JSON): ``n_inputs``,
+``n_neurons``, ``steps``, ``seeds``, ``stall_steps`` (steps run with random backpressure).
+"""
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from spikecore import spec
+from spikecore.model import Model
+from spikecore.spec import (Control, Counter, NeuronField, Setting, Space, StateField,
+                            neuron_bits, src_bits)
+from randnet import random_inputs, random_network
+
+PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
+
+
+def pack_cmd(write, space, addr, data):
+    """Pack a ``CtlCommand`` (write, space, addr, data from bit 0 up)."""
+    return ((int(write) | (int(space.value) << 1) | ((addr & ((1 << spec.ADDR_BITS) - 1)) << 5)
+             | ((data & ((1 << spec.DATA_BITS) - 1)) << (5 + spec.ADDR_BITS))))
+
+
+def signed32(value):
+    return value - (1 << 32) if value & (1 << 31) else value
+
+
+class TB:
+    """Clock, reset, stream drivers and monitors around one core; the model and checks."""
+
+    def __init__(self, dut, n_inputs, n_neurons):
+        self.dut = dut
+        self.n_inputs, self.n_neurons = n_inputs, n_neurons
+        self.n_src = n_inputs + n_neurons
+        self.nb = neuron_bits(n_neurons)
+        self.sb = src_bits(n_inputs, n_neurons)
+        self.stall = None
+
+    async def start(self):
+        dut = self.dut
+        Clock(dut.clk, 10, unit="ns").start()
+        for name in ("ctl_cmd__valid", "step_in__valid"):
+            getattr(dut, name).value = 0
+        dut.ctl_rsp__ready.value = 1
+        dut.spike_out__ready.value = 1
+        dut.rst.value = 1
+        for _ in range(3):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)
+
+    async def send(self, prefix, payload):
+        """Drive one beat on stream *prefix* and return once it has been taken."""
+        valid, ready = getattr(self.dut, prefix + "__valid"), getattr(self.dut, prefix + "__ready")
+        getattr(self.dut, prefix + "__payload").value = payload
+        valid.value = 1
+        while True:
+            await ReadOnly()
+            taken = int(ready.value)
+            await RisingEdge(self.dut.clk)
+            if taken:
+                break
+        valid.value = 0
+
+    async def receive(self, prefix):
+        """Return the payload of the next beat taken on output stream *prefix*."""
+        valid, ready = getattr(self.dut, prefix + "__valid"), getattr(self.dut, prefix + "__ready")
+        while True:
+            await ReadOnly()
+            if int(valid.value) and int(ready.value):
+                payload = int(getattr(self.dut, prefix + "__payload").value)
+                await RisingEdge(self.dut.clk)
+                return payload
+            if not int(valid.value):
+                await RisingEdge(valid)
+            else:
+                await RisingEdge(self.dut.clk)
+
+    async def access(self, write, space, addr, data=0):
+        await self.send("ctl_cmd", pack_cmd(write, space, addr, data))
+        return signed32(await self.receive("ctl_rsp"))
+
+    async def write(self, space, addr, data):
+        assert await self.access(1, space, addr, data) == 0
+
+    async def read(self, space, addr):
+        return await self.access(0, space, addr)
+
+    # --- whole-network helpers ---------------------------------------------------------------
+
+    async def load(self, net):
+        nb, sb = self.nb, self.sb
+        for j in range(self.n_src):
+            for i in range(self.n_neurons):
+                await self.write(Space.WEIGHT, (j << nb) | i, int(net.weights[j, i]))
+        fields = {NeuronField.VTH: net.vth, NeuronField.BIAS: net.bias, NeuronField.DU: net.du,
+                  NeuronField.DV: net.dv, NeuronField.T_REF: net.t_ref}
+        for field, values in fields.items():
+            for i in range(self.n_neurons):
+                await self.write(Space.NEURON, (field.value << nb) | i, int(values[i]))
+        lr = net.learning
+        settings = {Setting.W_EXP: net.w_exp, Setting.ENABLED: int(lr.enabled),
+                    Setting.A_PLUS: lr.a_plus, Setting.A_MINUS: lr.a_minus,
+                    Setting.X_IMP: lr.x_imp, Setting.Y_IMP: lr.y_imp,
+                    Setting.X_DECAY: lr.x_decay, Setting.Y_DECAY: lr.y_decay,
+                    Setting.W_MIN: lr.w_min, Setting.W_MAX: lr.w_max}
+        for setting, value in settings.items():
+            await self.write(Space.SETTING, setting.value, int(value))
+        for j in range(self.n_src):
+            await self.write(Space.MASK, j, int(net.plastic_src[j]))
+        for i in range(self.n_neurons):
+            await self.write(Space.MASK, (1 << sb) | i, int(net.plastic_dst[i]))
+        await self.write(Space.CONTROL, Control.RESET.value, 1)
+        return settings, fields
+
+    async def step(self, inputs):
+        for index in np.flatnonzero(inputs):
+            await self.send("step_in", int(index))
+        await self.send("step_in", 1 << self.sb)
+        spikes = np.zeros(self.n_neurons, dtype=bool)
+        last = -1
+        while True:
+            beat = await self.receive("spike_out")
+            if beat >> self.nb:
+                return spikes
+            index = beat & ((1 << self.nb) - 1)
+            assert index > last, f"spikes out of order: {index} after {last}"
+            last = index
+            spikes[index] = True
+
+    async def read_weights(self):
+        W = np.zeros((self.n_src, self.n_neurons), dtype=np.int64)
+        for j in range(self.n_src):
+            for i in range(self.n_neurons):
+                W[j, i] = await self.read(Space.WEIGHT, (j << self.nb) | i)
+        return W
+
+    async def read_state(self, field, count):
+        return np.array([await self.read(Space.STATE, (field.value << self.sb) | i)
+                         for i in range(count)], dtype=np.int64)
+
+    async def check_state(self, model):
+        n = self.n_neurons
+        for field, expected in ((StateField.U, model.u), (StateField.V, model.v),
+                                (StateField.REF, model.ref), (StateField.Y, model.y),
+                                (StateField.SPIKED, model.s_prev.astype(np.int64))):
+            got = await self.read_state(field, n)
+            assert np.array_equal(got, expected), f"{field.name}: {got} != {expected}"
+        got = await self.read_state(StateField.X, self.n_src)
+        assert np.array_equal(got, model.x), f"X: {got} != {model.x}"
+
+    async def stall_driver(self, rng):
+        while True:
+            self.dut.spike_out__ready.value = int(rng.random() < 0.3)
+            await RisingEdge(self.dut.clk)
+
+
+@cocotb.test()
+async def random_networks(dut):
+    """Random networks driven through the control interface match the model every step."""
+    n_inputs, n_neurons = PARAMS["n_inputs"], PARAMS["n_neurons"]
+    tb = TB(dut, n_inputs, n_neurons)
+    await tb.start()
+    compared = 0
+    for seed in PARAMS["seeds"]:
+        learning = seed % 2 == 1
+        dut._log.info(f"seed {seed}, {n_inputs}+{n_neurons}, learning {learning}")
+        net = random_network(n_inputs, n_neurons, seed, learning=learning)
+        model = Model(net)
+        await tb.load(net)
+        W0 = await tb.read_weights()
+        assert np.array_equal(W0, net.weights), "weights read back differ from those written"
+        inputs = random_inputs(PARAMS["steps"], n_inputs, seed)
+        stall = None
+        if PARAMS.get("stall_steps"):
+            stall = cocotb.start_soon(tb.stall_driver(random.Random(seed)))
+        spike_count = 0
+        for t, row in enumerate(inputs):
+            if stall is not None and t == PARAMS["stall_steps"]:
+                stall.cancel()
+                dut.spike_out__ready.value = 1
+                stall = None
+            expected = model.step(row)
+            got = await tb.step(row)
+            assert np.array_equal(got, expected), (
+                f"seed {seed} step {t}: spikes {np.flatnonzero(got)} != {np.flatnonzero(expected)}")
+            spike_count += int(expected.sum())
+            compared += n_neurons
+        W = await tb.read_weights()
+        assert np.array_equal(W, model.W), f"seed {seed}: weights differ"
+        await tb.check_state(model)
+        assert spike_count > 0, f"seed {seed}: no spikes, the test would be vacuous"
+        if learning and net.learning.a_plus + net.learning.a_minus > 0:
+            assert not np.array_equal(W, net.weights), f"seed {seed}: learning changed nothing"
+        lo = await tb.read(Space.COUNTER, Counter.STEPS_LO.value)
+        hi = await tb.read(Space.COUNTER, Counter.STEPS_HI.value)
+        cycles = await tb.read(Space.COUNTER, Counter.CYCLES_LO.value) & 0xFFFFFFFF
+        assert hi == 0 and lo > 0 and cycles > lo
+        # Reset keeps weights, zeroes state.
+        await tb.write(Space.CONTROL, Control.RESET.value, 1)
+        model.reset()
+        await tb.check_state(model)
+        assert np.array_equal(await tb.read_weights(), model.W)
+        dut._log.info(f"seed {seed}: {spike_count} spikes, "
+                      f"{int((W != net.weights).sum())} weights changed")
+    dut._log.info(f"neuron-steps compared: {compared}")
+
+
+@cocotb.test()
+async def control_readback(dut):
+    """Every kind of data written through the control interface reads back; bad addresses."""
+    n_inputs, n_neurons = PARAMS["n_inputs"], PARAMS["n_neurons"]
+    tb = TB(dut, n_inputs, n_neurons)
+    await tb.start()
+    nb, sb = tb.nb, tb.sb
+    rng = random.Random(7)
+    for _ in range(40):
+        j, i, w = rng.randrange(tb.n_src), rng.randrange(n_neurons), rng.randint(-128, 127)
+        await tb.write(Space.WEIGHT, (j << nb) | i, w)
+        assert await tb.read(Space.WEIGHT, (j << nb) | i) == w
+    for field, name in ((NeuronField.VTH, "vth"), (NeuronField.BIAS, "bias"),
+                        (NeuronField.DU, "du"), (NeuronField.DV, "dv"),
+                        (NeuronField.T_REF, "t_ref")):
+        low, high = spec.NEURON_RANGES[name]
+        for value in (low, high, (low + high) // 2):
+            i = rng.randrange(n_neurons)
+            await tb.write(Space.NEURON, (field.value << nb) | i, value)
+            assert await tb.read(Space.NEURON, (field.value << nb) | i) == value, name
+    ranges = dict(spec.LEARNING_RANGES, w_exp=(0, spec.W_EXP_MAX), enabled=(0, 1))
+    for setting in Setting:
+        low, high = ranges[setting.name.lower()]
+        for value in (low, high):
+            await tb.write(Space.SETTING, setting.value, value)
+            assert await tb.read(Space.SETTING, setting.value) == value, setting.name
+    for j in range(tb.n_src):
+        await tb.write(Space.MASK, j, j % 2)
+    for i in range(n_neurons):
+        await tb.write(Space.MASK, (1 << sb) | i, (i + 1) % 2)
+    for j in range(tb.n_src):
+        assert await tb.read(Space.MASK, j) == j % 2
+    for i in range(n_neurons):
+        assert await tb.read(Space.MASK, (1 << sb) | i) == (i + 1) % 2
+    # Out of the map: reads 0, writes nothing.
+    await tb.write(Space.WEIGHT, (1 << nb) | 0, 5)
+    await tb.write(Space.WEIGHT, (tb.n_src << nb) | 0, 9)
+    assert await tb.read(Space.WEIGHT, (tb.n_src << nb) | 0) == 0
+    assert await tb.read(Space.WEIGHT, (1 << nb) | 0) == 5
+    assert await tb.read(Space.SETTING, 15) == 0
+    assert await tb.read(Space.COUNTER, Counter.STEPS_LO.value) == 0
+    assert await tb.read(Space.CONTROL, 0) == 0

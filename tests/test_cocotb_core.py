@@ -1,0 +1,26 @@
+"""Whole-core cocotb tests: ``spikecore.hw.core.Core`` on Verilator against the golden model."""
+
+import json
+
+import pytest
+
+from hdl import run_cocotb
+from spikecore.hw.core import Core
+
+pytestmark = pytest.mark.cocotb
+
+#: (n_inputs, n_neurons, lanes, steps per seed, seeds, steps with random backpressure)
+GEOMETRIES = [
+    (4, 8, 1, 600, [1, 2, 5], 40),
+    (8, 16, 4, 1500, [11, 12, 13, 14], 40),
+]
+
+
+@pytest.mark.parametrize("n_inputs,n_neurons,lanes,steps,seeds,stall", GEOMETRIES)
+def test_core_random(n_inputs, n_neurons, lanes, steps, seeds, stall):
+    params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "steps": steps, "seeds": seeds,
+              "stall_steps": stall}
+    print(f"seeds {seeds}")
+    run_cocotb(Core(n_inputs, n_neurons, lanes), "cocotb.tb_core",
+               name=f"core_{n_inputs}x{n_neurons}_l{lanes}",
+               extra_env={"TB_PARAMS": json.dumps(params)})
