@@ -1,0 +1,81 @@
+"""The virtual board: the gateware's top level, Verilated, with its UART bridged to a socket.
+
+``open_sim(n_inputs=..., n_neurons=...)`` (what ``spikecore.connect("sim://", ...)`` calls)
+builds the board for that geometry on first use (cached, see ``spikecore.sim.build``), starts
+it on a free TCP port and returns a driver ``Core`` talking to it through the same UART
+protocol as a real board. ``spikecore sim`` (``spikecore.sim.serve``) serves one for other
+processes.
+
+Set ``SPIKECORE_SIM_TRACE=/path/to/waves.vcd`` to record waveforms (a separate, slower build).
+"""
+
+import os
+import weakref
+
+from .board import VirtualBoard
+from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, build
+
+__all__ = ["open_sim", "build", "VirtualBoard", "DEFAULT_DIVISOR", "DEFAULT_CLK_HZ"]
+
+
+def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, divisor=DEFAULT_DIVISOR,
+             clk_hz=DEFAULT_CLK_HZ, trace=None, stats=False, harness_args=(), **options):
+    """Build (cached) and start a virtual board; return a ``Core`` connected to it.
+
+    The board's process stops when the Core is closed.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons : int
+        The geometry to build.
+    lanes : int or None
+        Neuron-update lanes (None: the gateware's default).
+    divisor : int
+        Clock cycles per UART bit in simulation.
+    clk_hz : int
+        Nominal clock frequency the board reports.
+    trace : path or None
+        Record a VCD waveform here (default: ``$SPIKECORE_SIM_TRACE`` if set).
+    stats : bool
+        Have the harness print cycle counts on stderr when it stops.
+    harness_args : sequence of str
+        More harness command-line options.
+    **options
+        Passed to ``spikecore.driver.open_device`` (``timeout``, ``retries``, ``progress``...).
+    """
+    if n_inputs is None or n_neurons is None:
+        raise ValueError("sim:// needs the geometry: connect('sim://', n_inputs=..., "
+                         "n_neurons=...)")
+    trace = trace or os.environ.get("SPIKECORE_SIM_TRACE") or None
+    exe = build(n_inputs, n_neurons, lanes, divisor=divisor, clk_hz=clk_hz, trace=bool(trace))
+    board = VirtualBoard(exe, trace=trace, stats=stats, extra_args=harness_args)
+    try:
+        from ..driver import open_device
+        core = open_device(board.url, **options)
+    except BaseException:
+        board.close()
+        raise
+    _attach(core, board)
+    return core
+
+
+def _attach(core, board):
+    """Tie *board*'s lifetime to *core*: closing (or dropping) the core stops the board."""
+    close_link = core.close
+    info = core.info
+
+    def close():
+        try:
+            close_link()
+        finally:
+            board.close()
+
+    def sim_info():
+        result = dict(info())
+        result.update(backend="sim", socket=board.url)
+        return result
+
+    core.close = close
+    core.info = sim_info
+    core.virtual_board = board
+    weakref.finalize(core, board.close)
