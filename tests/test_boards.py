@@ -1,0 +1,210 @@
+"""Board definitions, the bitstream build flow and its reports (``spikecore.boards``).
+
+The fast tests check arguments, the report parser, the SPRAM mapping hook, the Vivado file
+generation, and build one small iCE40 bitstream with the real top level (and one with a
+stand-in, so the flow itself is tested even when the gateware is broken). The full default
+builds are marked ``slow``.
+"""
+
+import json
+import os
+
+import pytest
+from amaranth import Module, Signal
+from amaranth.back import rtlil
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from spikecore.boards import BOARDS, board_names, get_board
+from spikecore.boards.build import build, main, parse_nextpnr_report, program, program_main
+from spikecore.boards.memmap import map_large_memories_to_spram
+from spikecore.boards.top import uart_divisor
+from boards_standin import StandInTop
+
+REPORT_KEYS = {"board", "device", "n_inputs", "n_neurons", "lanes", "fmax_mhz", "target_mhz",
+               "resources", "bitstream"}
+
+
+def _have_top():
+    try:
+        from spikecore.hw.top import Top  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- board table and arguments ----------------------------------------------------------------
+
+def test_every_board_is_complete():
+    assert {"icebreaker", "ulx3s", "arty_a7", "cmod_a7"} <= set(board_names())
+    for board in BOARDS.values():
+        assert board.clk_hz in board.clocks, board.name
+        assert board.baud >= 3_000_000, board.name
+        uart_divisor(board.clk_hz, board.baud)
+        assert board.platform_class().device
+        assert any(function == "heartbeat" for _, _, function in board.leds)
+
+
+def test_unknown_board_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown board 'nope'; choose one of: .*icebreaker"):
+        get_board("nope")
+    with pytest.raises(ValueError, match="unknown board 'nope'"):
+        build("nope", out_dir="/nonexistent")
+
+
+@pytest.mark.parametrize("name, value", [("n_inputs", 0), ("n_neurons", -3), ("lanes", 0),
+                                         ("n_neurons", 2.5), ("n_inputs", True),
+                                         ("lanes", "8")])
+def test_bad_geometry_is_refused(tmp_path, name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer, not {value!r}"):
+        build("icebreaker", out_dir=tmp_path, make_top=StandInTop, **{name: value})
+    assert not any(tmp_path.iterdir())
+
+
+def test_clock_the_board_cannot_make_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="cannot make a 33 MHz clock; choose one of"):
+        build("icebreaker", 8, 8, 1, tmp_path / "x", clk_mhz=33, make_top=StandInTop)
+    with pytest.raises(ValueError, match="clk_mhz must be a positive number"):
+        build("icebreaker", 8, 8, 1, tmp_path / "x", clk_mhz=-1, make_top=StandInTop)
+
+
+def test_uart_divisor():
+    assert uart_divisor(12_000_000, 3_000_000) == 4
+    assert uart_divisor(60_000_000, 3_000_000) == 20
+    with pytest.raises(ValueError, match="away from 3000000"):
+        uart_divisor(50_000_000, 3_000_000)
+    with pytest.raises(ValueError, match="too slow"):
+        uart_divisor(3_000_000, 3_000_000)
+
+
+def test_cli_reports_errors_clearly(capsys):
+    from spikecore.cli import main as spikecore
+    assert spikecore(["build", "--board", "nope"]) == 1
+    assert "unknown board 'nope'; choose one of:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--board", "icebreaker", "--n-neurons", "0"])
+    assert exc.value.code == 2
+    assert "must be a positive integer, not '0'" in capsys.readouterr().err
+
+
+def test_program_without_bitstream_or_programmer(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert program_main(["--board", "icebreaker"]) == 1
+    assert "no bitstream at build/icebreaker/top.bin; run 'spikecore build --board icebreaker'" \
+        in capsys.readouterr().err
+    bitstream = tmp_path / "top.bin"
+    bitstream.write_bytes(b"\0" * 16)
+    monkeypatch.setenv("ICEPROG", "no-such-iceprog")
+    with pytest.raises(RuntimeError, match="the programmer 'no-such-iceprog' is not installed"):
+        program("icebreaker", bitstream)
+    with pytest.raises(RuntimeError, match="needs Vivado"):
+        program("cmod_a7")
+
+
+# -- report parsing and the SPRAM hook -------------------------------------------------------
+
+def test_parse_nextpnr_report():
+    report = {"utilization": {"ICESTORM_LC": {"used": 100, "available": 5280},
+                              "ICESTORM_SPRAM": {"used": 4, "available": 4}},
+              "fmax": {"clk": {"achieved": 31.5, "constraint": 24.0},
+                       "other": {"achieved": 80.0, "constraint": 12.0}}}
+    fmax, target, resources = parse_nextpnr_report(report)
+    assert (fmax, target) == (31.5, 24.0)
+    assert resources == {"ICESTORM_LC": [100, 5280], "ICESTORM_SPRAM": [4, 4]}
+    assert parse_nextpnr_report({}) == (None, None, {})
+
+
+class _Memories(wiring.Component):
+    addr: In(14)
+    data: Out(16)
+
+    def __init__(self, big_init=()):
+        self.big_init = list(big_init)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.big = big = memory.Memory(shape=16, depth=16384, init=self.big_init)
+        m.submodules.small = small = memory.Memory(shape=16, depth=256, init=[])
+        a, b = big.read_port(), small.read_port()
+        m.d.comb += [a.addr.eq(self.addr), b.addr.eq(self.addr), self.data.eq(a.data ^ b.data)]
+        return m
+
+
+def test_spram_hook_marks_large_zero_initialized_memories_only():
+    text, mapped = map_large_memories_to_spram(rtlil.convert(_Memories(), name="top"))
+    assert [(m["width"], m["depth"]) for m in mapped] == [(16, 16384)]
+    assert text.count('attribute \\ram_style "huge"') == 1
+    assert text.count("cell $meminit_v2") == 1  # the small memory keeps its initializer
+    text, mapped = map_large_memories_to_spram(rtlil.convert(_Memories([1, 2]), name="top"))
+    assert mapped == [] and "ram_style" not in text
+
+
+# -- builds -----------------------------------------------------------------------------------
+
+def _check_report(report, out_dir, board, geometry):
+    on_disk = json.loads((out_dir / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(report))
+    assert REPORT_KEYS <= set(report)
+    assert report["board"] == board
+    assert (report["n_inputs"], report["n_neurons"], report["lanes"]) == geometry
+    assert report["fmax_mhz"] > 0 and report["target_mhz"] > 0
+    assert report["resources"]
+    for name, (used, available) in report["resources"].items():
+        assert 0 <= used <= available, name
+    assert any(used > 0 for used, _ in report["resources"].values())
+    bitstream = out_dir / os.path.basename(report["bitstream"])
+    assert bitstream.is_file() and bitstream.stat().st_size > 1000
+    assert (out_dir / "top.rpt").is_file() and (out_dir / "top.tim").is_file()
+
+
+@pytest.mark.bitstream
+def test_small_ice40_bitstream_flow_with_standin(tmp_path):
+    out = tmp_path / "icebreaker"
+    report = build("icebreaker", 8, 8, 1, out, clk_mhz=24, make_top=StandInTop,
+                   echo=lambda *_: None)
+    _check_report(report, out, "icebreaker", (8, 8, 1))
+    assert report["resources"]["ICESTORM_PLL"][0] == 1
+    assert report["target_mhz"] == 24.0 and report["divisor"] == 8
+
+
+@pytest.mark.bitstream
+@pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
+def test_small_ice40_bitstream_with_the_real_top(tmp_path):
+    out = tmp_path / "icebreaker"
+    report = build("icebreaker", 8, 8, 1, out, echo=lambda *_: None)
+    _check_report(report, out, "icebreaker", (8, 8, 1))
+    assert report["top"] == "spikecore.hw.top.Top"
+    assert report["timing_met"], report
+
+
+def test_vivado_boards_get_project_files_and_no_bitstream(tmp_path, capsys):
+    out = tmp_path / "cmod"
+    report = build("cmod_a7", 8, 8, 1, out, make_top=StandInTop)
+    assert report["bitstream"] is None and report["fmax_mhz"] is None
+    assert "Vivado is needed" in report["note"]
+    assert {"top.tcl", "top.xdc", "top.v", "build_top.sh"} <= set(report["files"])
+    assert not list(out.glob("*.bit"))
+    assert "no bitstream was made" in capsys.readouterr().out
+    assert json.loads((out / "report.json").read_text())["bitstream"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.bitstream
+@pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s"])
+def test_default_build_fits_and_meets_timing(tmp_path, board):
+    out = tmp_path / board
+    report = build(board, out_dir=out)
+    b = get_board(board)
+    _check_report(report, out, board, (b.n_inputs, b.n_neurons, b.lanes))
+    assert report["timing_met"], report
+    if board == "icebreaker":
+        assert report["resources"]["ICESTORM_SPRAM"][0] == 4
+
+
+def test_build_does_not_replace_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="refusing to replace"):
+        build("cmod_a7", 8, 8, 1, tmp_path, make_top=StandInTop)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
