@@ -397,6 +397,8 @@ class Core(wiring.Component):
                         with m.If(cmd.write & (c_addr == Control.RESET.value)):
                             m.d.sync += [i.eq(0), s_prev.eq(0)]
                             m.next = "RESET"
+                        with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTERS.value)):
+                            m.d.sync += [steps.eq(0), cycles.eq(0)]
             with m.State("CTL_READ"):
                 m.d.comb += in_busy.eq(0)
                 with m.If(~cmd.write):

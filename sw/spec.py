@@ -14,6 +14,8 @@ __all__ = [
     "NEURON_RANGES", "LEARNING_RANGES",
     "Space", "NeuronField", "Setting", "StateField", "Counter", "Control",
     "src_bits", "neuron_bits", "ADDR_BITS", "DATA_BITS",
+    "PROTOCOL_VERSION", "MAX_PAYLOAD", "RX_WINDOW", "RECORD_BITMAP", "CRC_INIT",
+    "Command", "Status", "ResetFlags", "record_bytes",
 ]
 
 # --- Neuron state and parameters -------------------------------------------------------------
@@ -157,4 +159,60 @@ class Counter(enum.Enum, shape=3):
 
 class Control(enum.Enum, shape=2):
     """Action selected by a write in the CONTROL space."""
-    RESET = 0  # u, v, ref, x, y, s_prev to zero; weights and parameters kept
+    RESET          = 0  # u, v, ref, x, y, s_prev to zero; weights and parameters kept
+    CLEAR_COUNTERS = 1  # steps and cycles counters to zero
+
+
+# --- The UART link protocol (docs/protocol.md; shared by hw/link.py and the host driver) -----
+
+#: Version reported by IDENTIFY; bumped on any incompatible change of docs/protocol.md.
+PROTOCOL_VERSION = 1
+#: Largest frame payload (sequence byte and command/status byte included, CRC excluded).
+MAX_PAYLOAD = 1024
+#: Default receive window (bytes the host may have on the wire in unanswered frames).
+RX_WINDOW = 4096
+#: Header byte of a step record that announces a bitmap; 0..254 announce that many indices.
+RECORD_BITMAP = 255
+#: Initial value of the CRC-16/CCITT-FALSE (polynomial 0x1021) that ends every frame;
+#: ``binascii.crc_hqx(payload, CRC_INIT)``.
+CRC_INIT = 0xFFFF
+
+
+class Command(enum.Enum, shape=8):
+    """Command byte of a host-to-device frame (docs/protocol.md)."""
+    IDENTIFY = 0x01
+    WRITE    = 0x02
+    READ     = 0x03
+    RESET    = 0x04
+    RUN      = 0x05
+
+
+class Status(enum.Enum, shape=8):
+    """Status byte of a device-to-host frame: OK, or why nothing was applied."""
+    OK              = 0x00
+    BAD_CRC         = 0x01  # the frame's CRC did not match
+    BAD_FRAME       = 0x02  # COBS decoding or a UART framing error
+    UNKNOWN_COMMAND = 0x03
+    BAD_LENGTH      = 0x04  # payload length does not match the command, or is too long
+    BAD_ADDRESS     = 0x05  # an address outside the space, or a space that forbids the access
+    BAD_VALUE       = 0x06  # a value outside its field's range, or an input index too large
+
+
+class ResetFlags(enum.Flag, shape=8):
+    """Argument of the RESET command."""
+    STATE    = 0x01  # u, v, ref, x, y, s_prev to zero
+    COUNTERS = 0x02  # steps and cycles counters to zero
+
+
+def record_bytes(n_members, n_bits):
+    """Return the bytes of one step record with *n_members* set out of a set of *n_bits*.
+
+    The smaller encoding wins: sparse (header byte, then one index of 1 byte, or 2 bytes when
+    *n_bits* > 256, per member; at most 254 members) unless the bitmap (header byte, then
+    ``ceil(n_bits / 8)`` bytes) is not larger.
+    """
+    index_bytes = 1 if n_bits <= 256 else 2
+    bitmap = (n_bits + 7) // 8
+    if n_members <= RECORD_BITMAP - 1 and n_members * index_bytes < bitmap:
+        return 1 + n_members * index_bytes
+    return 1 + bitmap
