@@ -1,17 +1,22 @@
 """The spikecore core: an all-to-all LIF network with current-based synapses and on-chip STDP.
 
-It implements docs/model.md bit-exactly; ``spikecore.hw.interface.CoreSignature`` is its
-interface and ``spikecore.spec.Space`` its control address map.
+It implements docs/model.md bit-exactly, ``lanes`` synapses a clock; docs/hardware.md
+describes the step engine and its cycle budget. ``spikecore.hw.interface.CoreSignature`` is
+its interface and ``spikecore.spec.Space`` its control address map.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
+from amaranth.utils import ceil_log2
 
 from .. import spec
 from ..spec import (Control, Counter, NeuronField, Setting, Space, StateField, neuron_bits,
                     src_bits)
 from .interface import CoreSignature
+from .neuron import NeuronUpdate
+from .stdp import SynapseUpdate
+from .weights import WeightStore
 
 __all__ = ["Core"]
 
@@ -23,34 +28,34 @@ def _check_positive(name, value):
         raise ValueError(f"{name} must be a positive integer, not {value}")
 
 
-def _sat(m, value, low, high):
-    """Return *value* clipped to [*low*, *high*] (Amaranth values or constants)."""
-    return Mux(value < low, low, Mux(value > high, high, value))
-
-
-def _trunc0(value, k):
-    """Return ``sign(value) * (|value| >> k)`` for a signed Amaranth value."""
-    return Mux(value < 0, -((-value) >> k), value >> k)
+def _lowest_set(m, bits, width):
+    """Return a signal holding the index of the lowest set bit of *bits* (0 if none)."""
+    index = Signal(range(max(width, 2)))
+    for bit in reversed(range(width)):
+        with m.If(bits[bit]):
+            m.d.comb += index.eq(bit)
+    return index
 
 
 class Core(wiring.Component):
     """Compute steps of an all-to-all LIF network with on-chip STDP, as docs/model.md says.
 
-    The step engine is event-driven: per step it reads only the weight rows of delivered
-    sources, updates every neuron once, then applies STDP to the rows of delivered sources
-    and the columns of spiking neurons (each plastic synapse touched once). Configuration and
-    state are reached through ``ctl_cmd``/``ctl_rsp`` (address map: ``spikecore.spec.Space``).
+    The step engine is event-driven and works on ``lanes`` synapses a clock: per step it
+    reads only the weight rows of delivered sources while it updates the neurons group by
+    group, then applies STDP to the rows of delivered sources and the columns of spiking
+    neurons (each plastic synapse touched once). The spikes stream out while learning runs.
+    Configuration and state are reached through ``ctl_cmd``/``ctl_rsp`` (address map:
+    ``spikecore.spec.Space``).
 
     Parameters
     ----------
     n_inputs : int
         Number of input axons (>= 1).
     n_neurons : int
-        Number of neurons (>= 1).
+        Number of neurons (>= 1), a multiple of *lanes*.
     lanes : int
-        Synapse operations per clock the core is built for: 1 or a power of two no larger
-        than ``n_neurons``. (This version processes one synapse per clock whatever *lanes*
-        is; the parameter fixes the interface for the banked datapath.)
+        Synapses processed per clock (and neurons updated per clock): a power of two, at most
+        *n_neurons*.
 
     Members
     -------
@@ -66,6 +71,10 @@ class Core(wiring.Component):
             raise ValueError(f"lanes must be 1 or a power of two, not {lanes}")
         if lanes > n_neurons:
             raise ValueError(f"lanes must be at most n_neurons ({n_neurons}), not {lanes}")
+        if n_neurons % lanes:
+            raise ValueError(f"n_neurons ({n_neurons}) must be a multiple of lanes ({lanes})")
+        if n_inputs + n_neurons > 1 << 16:
+            raise ValueError(f"at most 65536 sources, not {n_inputs + n_neurons}")
         self.n_inputs = n_inputs
         self.n_neurons = n_neurons
         self.n_sources = n_inputs + n_neurons
@@ -74,115 +83,217 @@ class Core(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n_in, n, n_src = self.n_inputs, self.n_neurons, self.n_sources
-        nb, sb = neuron_bits(n), src_bits(n_in, n)
-        acc_shape = signed(spec.WEIGHT_BITS + sb + 1)
+        n_in, N, L = self.n_inputs, self.n_neurons, self.lanes
+        S = self.n_sources
+        G = N // L                          # neuron groups
+        HS = -(-S // L)                     # source groups
+        S_pad = HS * L
+        lb = ceil_log2(L)
+        nb, sb = neuron_bits(N), src_bits(n_in, N)
+        acc_shape = signed(spec.WEIGHT_BITS + S.bit_length() + 1)
         state = signed(spec.STATE_BITS)
         decay_shape = unsigned(spec.DECAY_SHIFT + 1)
+        trace = unsigned(spec.TRACE_BITS)
+        ref_shape = unsigned(spec.REF_BITS)
+        all_lanes = Const((1 << L) - 1, L)
 
-        def memory(name, shape, depth):
-            mem = Memory(shape=shape, depth=depth, init=[])
+        def lane(view, index):
+            return view[0] if L == 1 else view[index]
+
+        def lane_memory(name, shape, depth):
+            mem = Memory(shape=data.ArrayLayout(shape, L), depth=depth, init=[])
             m.submodules[name] = mem
-            return mem, mem.read_port(), mem.write_port()
+            return mem.read_port(), mem.write_port(granularity=1)
 
-        # Memories: weights (j << nb | i), per-neuron parameters and state, traces, the list of
-        # this step's delivered sources.
-        w_mem, w_rd, w_wr = memory("w_mem", signed(spec.WEIGHT_BITS), n_src << nb)
-        vth_mem, vth_rd, vth_wr = memory("vth_mem", state, n)
-        bias_mem, bias_rd, bias_wr = memory("bias_mem", state, n)
-        du_mem, du_rd, du_wr = memory("du_mem", decay_shape, n)
-        dv_mem, dv_rd, dv_wr = memory("dv_mem", decay_shape, n)
-        tref_mem, tref_rd, tref_wr = memory("tref_mem", unsigned(spec.REF_BITS), n)
-        u_mem, u_rd, u_wr = memory("u_mem", state, n)
-        v_mem, v_rd, v_wr = memory("v_mem", state, n)
-        ref_mem, ref_rd, ref_wr = memory("ref_mem", unsigned(spec.REF_BITS), n)
-        y_mem, y_rd, y_wr = memory("y_mem", unsigned(spec.TRACE_BITS), n)
-        x_mem, x_rd, x_wr = memory("x_mem", unsigned(spec.TRACE_BITS), n_src)
-        dl_mem, dl_rd, dl_wr = memory("dl_mem", unsigned(sb), n_src)
+        # --- Memories ---------------------------------------------------------------------
+        m.submodules.weights = ws = WeightStore(S_pad, N, L)
+        params = {
+            NeuronField.VTH: lane_memory("vth_mem", state, G),
+            NeuronField.BIAS: lane_memory("bias_mem", state, G),
+            NeuronField.DU: lane_memory("du_mem", decay_shape, G),
+            NeuronField.DV: lane_memory("dv_mem", decay_shape, G),
+            NeuronField.T_REF: lane_memory("tref_mem", ref_shape, G),
+        }
+        (vth_rd, _), (bias_rd, _), (du_rd, _), (dv_rd, _), (tref_rd, _) = params.values()
+        u_rd, u_wr = lane_memory("u_mem", state, G)
+        v_rd, v_wr = lane_memory("v_mem", state, G)
+        ref_rd, ref_wr = lane_memory("ref_mem", ref_shape, G)
+        y_rd, y_wr = lane_memory("y_mem", trace, G)
+        x_rd, x_wr = lane_memory("x_mem", trace, HS)
+        neuron_rds = [rd for rd, _ in params.values()] + [u_rd, v_rd, ref_rd, y_rd]
+        state_wrs = [u_wr, v_wr, ref_wr, y_wr]
 
-        # Settings.
+        # This step's external inputs, in arrival order; spike lists of the last two steps.
+        m.submodules.dl_mem = dl_mem = Memory(shape=unsigned(sb), depth=n_in, init=[])
+        dl_rd, dl_wr = dl_mem.read_port(), dl_mem.write_port()
+        m.submodules.sl_mem = sl_mem = Memory(shape=unsigned(nb), depth=2 << nb, init=[])
+        sl_wr = sl_mem.write_port()
+        slp_rd = sl_mem.read_port()         # last step's spikes (delivered now)
+        slc_rd = sl_mem.read_port()         # this step's spikes (columns to update)
+        sle_rd = sl_mem.read_port()         # this step's spikes (to send out)
+
+        # --- Settings and step state ----------------------------------------------------------
         w_exp = Signal(range(spec.W_EXP_MAX + 1))
         enabled = Signal()
-        a_plus = Signal(spec.TRACE_BITS)
-        a_minus = Signal(spec.TRACE_BITS)
-        x_imp = Signal(spec.TRACE_BITS)
-        y_imp = Signal(spec.TRACE_BITS)
+        a_plus, a_minus = Signal(trace), Signal(trace)
+        x_imp, y_imp = Signal(trace), Signal(trace)
         x_decay = Signal(range(spec.TRACE_DECAY_ONE + 1))
         y_decay = Signal(range(spec.TRACE_DECAY_ONE + 1))
-        w_min = Signal(signed(spec.WEIGHT_BITS))
-        w_max = Signal(signed(spec.WEIGHT_BITS))
+        w_min, w_max = Signal(signed(spec.WEIGHT_BITS)), Signal(signed(spec.WEIGHT_BITS))
         settings = {Setting.W_EXP: w_exp, Setting.ENABLED: enabled, Setting.A_PLUS: a_plus,
                     Setting.A_MINUS: a_minus, Setting.X_IMP: x_imp, Setting.Y_IMP: y_imp,
                     Setting.X_DECAY: x_decay, Setting.Y_DECAY: y_decay,
                     Setting.W_MIN: w_min, Setting.W_MAX: w_max}
-        plastic_src = Signal(n_src)
-        plastic_dst = Signal(n)
+        plastic_src = Signal(S_pad)
+        plastic_dst = Signal(N)
 
-        # Step state.
-        s_prev = Signal(n)          # last step's spikes
-        s = Signal(n)               # this step's spikes
-        in_d = Signal(n_src)        # delivered this step
-        d_count = Signal(range(n_src + 1))
+        in_e = Signal(n_in)                 # this step's external inputs (flags)
+        n_e = Signal(range(n_in + 1))       # ... and their number (entries of dl_mem)
+        s_prev = Signal(N)
+        n_sprev = Signal(range(N + 1))
+        s = Signal(N)
+        n_s = Signal(range(N + 1))
+        parity = Signal()                   # sl_mem half holding this step's spikes
+        delivered = Signal(S_pad)
+        m.d.comb += delivered.eq(Cat(in_e, s_prev))
+        n_d = Signal(range(S + 1))
+        m.d.comb += n_d.eq(n_e + n_sprev)
         steps = Signal(64)
         cycles = Signal(64)
+        counting = Signal()
 
-        # Loop indices and latches.
-        i = Signal(range(max(n, n_src) + 1))
-        j = Signal(range(n_src + 1))
-        k = Signal(range(n_src + 1))
-        v1 = Signal()
-        v2 = Signal()
-        a = Signal(acc_shape)
-        jr = Signal(sb)
-        p1 = Signal()                               # write stage of ROW_D / COL_A valid
-        i1 = Signal(range(max(n, n_src) + 1))       # its index
-        ltp = Signal(spec.TRACE_BITS)
+        # --- Datapaths ---------------------------------------------------------------------
+        neurons = []
+        for l in range(L):
+            m.submodules[f"neuron{l}"] = unit = NeuronUpdate(acc_shape.width)
+            neurons.append(unit)
+        synapses = []
+        for l in range(L):
+            m.submodules[f"synapse{l}"] = unit = SynapseUpdate()
+            m.d.comb += [unit.a_plus.eq(a_plus), unit.a_minus.eq(a_minus),
+                         unit.w_min.eq(w_min), unit.w_max.eq(w_max),
+                         unit.w.eq(ws.rd_data[l]), ws.wr_data[l].eq(unit.w_next)]
+            synapses.append(unit)
 
+        # --- Pipeline registers shared by the sweeps (accumulate, rows, columns) -----------
+        k0 = Signal(range(max(S, N) + 1))   # stage 0: outer index (list entry)
+        g0 = Signal(range(max(G, HS) + 1))  # stage 0: inner index (group)
+        p1_valid, p1_from_in, p1_last = Signal(), Signal(), Signal()
+        p1_g = Signal.like(g0)
+        p2_valid, p2_last = Signal(), Signal()
+        p2_g = Signal.like(g0)
+        p2_j = Signal(range(S_pad))
+        p2_i = Signal(range(N))
+        acc = [Signal(acc_shape, name=f"acc{l}") for l in range(L)]
+        a_hold = [Signal(acc_shape, name=f"a_hold{l}") for l in range(L)]
+        nu_go = Signal()
+        nu_g = Signal(range(G))
+        neurons_done = Signal()
+
+        def list_entry(from_in):
+            """Source index read from the delivered lists (valid the clock after the read)."""
+            return Mux(from_in, dl_rd.data, n_in + slp_rd.data)
+
+        def read_lists(k):
+            m.d.comb += [dl_rd.addr.eq(k), slp_rd.addr.eq(Cat((k - n_e)[:nb], ~parity))]
+
+        # --- Concurrent engines: pre-traces, spike list, spike output, post-trace jumps -----
+        xt_run, xt_h, xt_v, xt_h1 = Signal(), Signal(range(HS + 1)), Signal(), Signal(range(HS))
+        bl_run, bl_done, bl_g = Signal(), Signal(), Signal(range(G + 1))
+        bl_mask = Signal(L)
+        em_run, em_done, em_e = Signal(), Signal(), Signal(range(N + 1))
+        yi_run, yi_done, yi_g, yi_v = Signal(), Signal(), Signal(range(G + 1)), Signal()
+        yi_g1 = Signal(range(G))
+
+        with m.If(xt_run):
+            # Step 2 for x: decay every source's pre-trace, then delivered ones jump.
+            with m.If(xt_h < HS):
+                m.d.comb += x_rd.addr.eq(xt_h)
+                m.d.sync += [xt_h.eq(xt_h + 1), xt_h1.eq(xt_h)]
+            m.d.sync += xt_v.eq(xt_h < HS)
+            with m.If(xt_v):
+                hit = delivered.word_select(xt_h1, L)
+                for l in range(L):
+                    decayed = (x_rd.data[l] * x_decay) >> spec.TRACE_DECAY_SHIFT
+                    jumped = decayed + x_imp
+                    m.d.comb += x_wr.data[l].eq(Mux(hit[l], Mux(jumped > spec.TRACE_MAX,
+                                                                spec.TRACE_MAX, jumped),
+                                                    decayed))
+                m.d.comb += [x_wr.addr.eq(xt_h1), x_wr.en.eq(all_lanes)]
+            with m.If((xt_h == HS) & ~xt_v):
+                m.d.sync += xt_run.eq(0)
+
+        with m.If(bl_run):
+            # This step's spikes, in increasing order, into sl_mem[parity].
+            low = _lowest_set(m, bl_mask, L)
+            advance = Signal()
+            with m.If(bl_mask != 0):
+                m.d.comb += [sl_wr.addr.eq(Cat(n_s[:nb], parity)),
+                             sl_wr.data.eq(Cat(low[:lb], bl_g) if lb else bl_g), sl_wr.en.eq(1)]
+                m.d.sync += [n_s.eq(n_s + 1), bl_mask.eq(bl_mask & (bl_mask - 1))]
+                m.d.comb += advance.eq((bl_mask & (bl_mask - 1)) == 0)
+            with m.Else():
+                m.d.comb += advance.eq(1)
+            with m.If(advance):
+                m.d.sync += [bl_g.eq(bl_g + 1), bl_mask.eq(s.word_select(bl_g + 1, L))]
+                with m.If(bl_g == G - 1):
+                    m.d.sync += [bl_run.eq(0), bl_done.eq(1)]
+
+        with m.FSM(name="emit"):
+            with m.State("IDLE"):
+                with m.If(em_run):
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += sle_rd.addr.eq(Cat(em_e[:nb], parity))
+                with m.If(em_e < n_s):
+                    m.next = "SHOW"
+                with m.Elif(bl_done):
+                    m.next = "END"
+            with m.State("SHOW"):
+                m.d.comb += [sle_rd.addr.eq(Cat(em_e[:nb], parity)),
+                             self.spike_out.valid.eq(1),
+                             self.spike_out.payload.index.eq(sle_rd.data)]
+                with m.If(self.spike_out.ready):
+                    m.d.sync += em_e.eq(em_e + 1)
+                    m.next = "FETCH"
+            with m.State("END"):
+                m.d.comb += [self.spike_out.valid.eq(1), self.spike_out.payload.end.eq(1)]
+                with m.If(self.spike_out.ready):
+                    m.d.sync += [em_run.eq(0), em_done.eq(1)]
+                    m.next = "IDLE"
+
+        with m.If(yi_run):
+            # Step 6: post-traces of spiking neurons jump (after the row updates read them).
+            with m.If(yi_g < G):
+                m.d.comb += y_rd.addr.eq(yi_g)
+                m.d.sync += [yi_g.eq(yi_g + 1), yi_g1.eq(yi_g)]
+            m.d.sync += yi_v.eq(yi_g < G)
+            with m.If(yi_v):
+                for l in range(L):
+                    jumped = y_rd.data[l] + y_imp
+                    m.d.comb += y_wr.data[l].eq(Mux(jumped > spec.TRACE_MAX, spec.TRACE_MAX,
+                                                    jumped))
+                m.d.comb += [y_wr.addr.eq(yi_g1), y_wr.en.eq(s.word_select(yi_g1, L))]
+            with m.If((yi_g == G) & ~yi_v):
+                m.d.sync += [yi_run.eq(0), yi_done.eq(1)]
+
+        # --- Control access decoding ---------------------------------------------------------
         cmd = Signal.like(self.ctl_cmd.payload)
         rsp = Signal(spec.DATA_BITS)
-
-        def learn(w, plus, minus):
-            return _sat(m, w.as_signed() + plus - minus, w_min, w_max)
-
-        # Neuron datapath (docs/model.md step 4), combinational on the memories' outputs.
-        u_new = Signal(state)
-        v_new = Signal(state)
-        spike = Signal()
-        ref_new = Signal(spec.REF_BITS)
-        u_wide = Signal(signed(48))
-        v_wide = Signal(signed(48))
-        v_int = Signal(state)
-        m.d.comb += [
-            u_wide.eq(_trunc0(u_rd.data * (spec.DECAY_ONE - du_rd.data), spec.DECAY_SHIFT)
-                      + (a << w_exp)),
-            u_new.eq(_sat(m, u_wide, spec.STATE_MIN, spec.STATE_MAX)),
-            v_wide.eq(_trunc0(v_rd.data * (spec.DECAY_ONE - dv_rd.data), spec.DECAY_SHIFT)
-                      + u_new + bias_rd.data),
-            v_int.eq(_sat(m, v_wide, spec.STATE_MIN, spec.STATE_MAX)),
-        ]
-        with m.If(ref_rd.data != 0):
-            m.d.comb += [ref_new.eq(ref_rd.data - 1), v_new.eq(0), spike.eq(0)]
-        with m.Else():
-            m.d.comb += spike.eq(v_int > vth_rd.data)
-            m.d.comb += [ref_new.eq(Mux(spike, tref_rd.data, 0)),
-                         v_new.eq(Mux(spike, 0, v_int))]
-
-        # Control address decoding.
         c_addr = cmd.addr
-        c_neuron = c_addr[:nb]
-        c_field = c_addr[nb:]
-        c_index = c_addr[:sb]
-        c_sfield = c_addr[sb:]
+        c_i, c_field = c_addr[:nb], c_addr[nb:]
+        c_j = c_addr[nb:]
+        c_index, c_sfield = c_addr[:sb], c_addr[sb:]
+        c_lane = c_i[:lb] if lb else Const(0, 1)
+        c_group = c_i[lb:]
+        c_xlane = c_index[:lb] if lb else Const(0, 1)
+        c_xgroup = c_index[lb:]
+        weight_ok = (c_i < N) & (c_j < S)
+        reset_i = Signal(range(max(G, HS) + 1))
 
-        def in_range(value, limit):
-            return value < limit
-
-        in_busy = Signal()
-        m.d.comb += in_busy.eq(1)
-
-        with m.FSM():
+        # --- The step engine -----------------------------------------------------------------
+        with m.FSM(name="step"):
             with m.State("IDLE"):
-                m.d.comb += in_busy.eq(0)
                 with m.If(self.step_in.valid):
                     m.next = "RECV"
                 with m.Elif(self.ctl_cmd.valid):
@@ -190,249 +301,224 @@ class Core(wiring.Component):
                     m.d.sync += cmd.eq(self.ctl_cmd.payload)
                     m.next = "CTL"
 
-            # --- A step ---------------------------------------------------------------------
+            # Step 1: this step's external inputs (duplicates and indices >= n_inputs ignored).
             with m.State("RECV"):
-                m.d.comb += in_busy.eq(0)
                 m.d.comb += self.step_in.ready.eq(1)
+                m.d.comb += counting.eq(self.step_in.valid)
                 idx = self.step_in.payload.index
                 with m.If(self.step_in.valid):
                     with m.If(self.step_in.payload.end):
-                        m.d.sync += [i.eq(0), in_d[n_in:].eq(s_prev)]
-                        m.next = "ADD_REC"
-                    with m.Elif((idx < n_in) & ~in_d.bit_select(idx, 1)):
-                        m.d.comb += [dl_wr.addr.eq(d_count), dl_wr.data.eq(idx), dl_wr.en.eq(1)]
-                        m.d.sync += [d_count.eq(d_count + 1), in_d.bit_select(idx, 1).eq(1)]
+                        m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0), p2_valid.eq(0),
+                                     nu_go.eq(0), neurons_done.eq(0),
+                                     xt_run.eq(1), xt_h.eq(0), xt_v.eq(0),
+                                     bl_done.eq(0), em_done.eq(0), em_e.eq(0),
+                                     yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0)]
+                        m.d.sync += [a.eq(0) for a in acc]
+                        m.next = "ACC"
+                    with m.Elif((idx < n_in) & ~in_e.bit_select(idx, 1)):
+                        m.d.comb += [dl_wr.addr.eq(n_e), dl_wr.data.eq(idx), dl_wr.en.eq(1)]
+                        m.d.sync += [n_e.eq(n_e + 1), in_e.bit_select(idx, 1).eq(1)]
 
-            with m.State("ADD_REC"):
-                with m.If(s_prev.bit_select(i, 1)):
-                    m.d.comb += [dl_wr.addr.eq(d_count), dl_wr.data.eq(n_in + i),
-                                 dl_wr.en.eq(1)]
-                    m.d.sync += d_count.eq(d_count + 1)
-                m.d.sync += i.eq(i + 1)
-                with m.If(i == n - 1):
-                    m.d.sync += j.eq(0)
-                    m.next = "XTR_A"
-
-            # Step 2, pre-traces.
-            with m.State("XTR_A"):
-                m.d.comb += x_rd.addr.eq(j)
-                m.next = "XTR_B"
-            with m.State("XTR_B"):
-                xd = (x_rd.data * x_decay) >> spec.TRACE_DECAY_SHIFT
-                m.d.comb += [x_wr.addr.eq(j), x_wr.en.eq(1),
-                             x_wr.data.eq(Mux(in_d.bit_select(j, 1),
-                                              _sat(m, xd + x_imp, 0, spec.TRACE_MAX), xd))]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == n_src - 1):
-                    m.d.sync += [i.eq(0), k.eq(0), v1.eq(0), v2.eq(0), a.eq(0), s.eq(0)]
-                    m.next = "ACC"
-                with m.Else():
-                    m.next = "XTR_A"
-
-            # Step 3: a[i] = sum of W[j, i] over delivered j (pipelined: list, weight, add).
+            # Steps 3 and 4: for each neuron group g, sum W[j, g·L + l] over the delivered j
+            # (max(n_d, 1) items, a dummy one when nothing is delivered), then update the
+            # group's neurons. Pipeline: 0 list read, 1 weight read, 2 add, 3 neuron update.
             with m.State("ACC"):
-                m.d.comb += [dl_rd.addr.eq(k), w_rd.addr.eq(Cat(i[:nb], dl_rd.data))]
-                m.d.sync += [v1.eq(k < d_count), v2.eq(v1)]
-                with m.If(k < d_count):
-                    m.d.sync += k.eq(k + 1)
-                with m.If(v2):
-                    m.d.sync += a.eq(a + w_rd.data)
-                with m.If((k >= d_count) & ~v1 & ~v2):
-                    m.next = "NEU_A"
+                m.d.comb += counting.eq(1)
+                last_k = Mux(n_d == 0, 0, n_d - 1)
+                issuing = g0 < G
+                read_lists(k0)
+                with m.If(issuing):
+                    with m.If(k0 == last_k):
+                        m.d.sync += [k0.eq(0), g0.eq(g0 + 1)]
+                    with m.Else():
+                        m.d.sync += k0.eq(k0 + 1)
+                m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0), p1_from_in.eq(k0 < n_e),
+                             p1_last.eq(k0 == last_k)]
+                # Stage 1.
+                m.d.comb += [ws.rd.col.eq(0), ws.rd.j.eq(list_entry(p1_from_in)),
+                             ws.rd.i.eq(p1_g << lb)]
+                m.d.sync += [p2_valid.eq(p1_valid), p2_g.eq(p1_g), p2_last.eq(p1_last)]
+                # Stage 2.
+                m.d.sync += nu_go.eq(p2_valid & p2_last)
+                with m.If(p2_valid):
+                    for l in range(L):
+                        total = acc[l] + Mux(n_d == 0, 0, ws.rd_data[l])
+                        with m.If(p2_last):
+                            m.d.sync += [a_hold[l].eq(total), acc[l].eq(0)]
+                        with m.Else():
+                            m.d.sync += acc[l].eq(total)
+                    with m.If(p2_last):
+                        for rd in neuron_rds:
+                            m.d.comb += rd.addr.eq(p2_g)
+                        m.d.sync += nu_g.eq(p2_g)
+                # Stage 3: the group's neurons (and their post-traces decay, step 2).
+                with m.If(nu_go):
+                    for l, unit in enumerate(neurons):
+                        m.d.comb += [
+                            unit.u.eq(u_rd.data[l]), unit.v.eq(v_rd.data[l]),
+                            unit.ref.eq(ref_rd.data[l]), unit.a.eq(a_hold[l]),
+                            unit.vth.eq(vth_rd.data[l]), unit.bias.eq(bias_rd.data[l]),
+                            unit.du.eq(du_rd.data[l]), unit.dv.eq(dv_rd.data[l]),
+                            unit.t_ref.eq(tref_rd.data[l]), unit.w_exp.eq(w_exp),
+                            u_wr.data[l].eq(unit.u_next), v_wr.data[l].eq(unit.v_next),
+                            ref_wr.data[l].eq(unit.ref_next),
+                            y_wr.data[l].eq((y_rd.data[l] * y_decay) >> spec.TRACE_DECAY_SHIFT),
+                        ]
+                    for wr in state_wrs:
+                        m.d.comb += [wr.addr.eq(nu_g), wr.en.eq(all_lanes)]
+                    m.d.sync += s.word_select(nu_g, L).eq(Cat(u.spike for u in neurons))
+                    with m.If(nu_g == G - 1):
+                        m.d.sync += neurons_done.eq(1)
+                with m.If(neurons_done & ~xt_run):
+                    m.d.sync += [bl_run.eq(1), bl_g.eq(0), bl_mask.eq(s.word_select(0, L)),
+                                 em_run.eq(1), k0.eq(0), g0.eq(0)]
+                    with m.If(enabled & (n_d != 0)):
+                        m.next = "ROW"
+                    with m.Elif(enabled):
+                        m.d.sync += yi_run.eq(1)
+                        m.next = "COL_WAIT"
+                    with m.Else():
+                        m.d.sync += yi_run.eq(1)
+                        m.next = "FINISH"
 
-            # Step 4, neuron i; the post-trace decays here too (step 2).
-            with m.State("NEU_A"):
-                for port in (vth_rd, bias_rd, du_rd, dv_rd, tref_rd, u_rd, v_rd, ref_rd, y_rd):
-                    m.d.comb += port.addr.eq(i)
-                m.next = "NEU_B"
-            with m.State("NEU_B"):
-                for port, value in ((u_wr, u_new), (v_wr, v_new), (ref_wr, ref_new),
-                                    (y_wr, (y_rd.data * y_decay) >> spec.TRACE_DECAY_SHIFT)):
-                    m.d.comb += [port.addr.eq(i), port.data.eq(value), port.en.eq(1)]
-                m.d.sync += [s.bit_select(i, 1).eq(spike), i.eq(i + 1),
-                             k.eq(0), v1.eq(0), v2.eq(0), a.eq(0)]
-                with m.If(i == n - 1):
-                    m.d.sync += k.eq(0)
-                    m.next = "LEARN"
-                with m.Else():
-                    m.next = "ACC"
+            # Step 5, rows of delivered sources: every plastic (j, i) gets the combined
+            # change, LTP included where i spiked. Pipeline: 0 list read, 1 weight / trace
+            # read, 2 update and write.
+            with m.State("ROW"):
+                m.d.comb += counting.eq(1)
+                issuing = k0 < n_d
+                read_lists(k0)
+                with m.If(issuing):
+                    with m.If(g0 == G - 1):
+                        m.d.sync += [g0.eq(0), k0.eq(k0 + 1)]
+                    with m.Else():
+                        m.d.sync += g0.eq(g0 + 1)
+                m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0), p1_from_in.eq(k0 < n_e)]
+                j1 = list_entry(p1_from_in)
+                m.d.comb += [ws.rd.col.eq(0), ws.rd.j.eq(j1), ws.rd.i.eq(p1_g << lb),
+                             x_rd.addr.eq(j1 >> lb), y_rd.addr.eq(p1_g)]
+                m.d.sync += [p2_valid.eq(p1_valid), p2_g.eq(p1_g), p2_j.eq(j1)]
+                x_j = lane(x_rd.data, p2_j[:lb] if lb else None)
+                post = s.word_select(p2_g, L)
+                dst = plastic_dst.word_select(p2_g, L)
+                for l, unit in enumerate(synapses):
+                    m.d.comb += [unit.x.eq(x_j), unit.y.eq(y_rd.data[l]), unit.pre.eq(1),
+                                 unit.post.eq(post[l]),
+                                 ws.wr_en[l].eq(p2_valid & plastic_src.bit_select(p2_j, 1)
+                                                & dst[l])]
+                m.d.comb += [ws.wr.col.eq(0), ws.wr.j.eq(p2_j), ws.wr.i.eq(p2_g << lb)]
+                with m.If(~issuing & ~p1_valid & ~p2_valid):
+                    m.d.sync += [yi_run.eq(1), k0.eq(0), g0.eq(0)]
+                    m.next = "COL_WAIT"
 
-            # Step 5: rows of delivered sources, then columns of spiking neurons.
-            with m.State("LEARN"):
-                m.d.sync += [k.eq(0), i.eq(0)]
-                with m.If(enabled & (d_count != 0)):
-                    m.next = "ROW_A"
-                with m.Elif(enabled):
-                    m.next = "COL_START"
-                with m.Else():
-                    m.next = "YIMP_A"
-            with m.State("ROW_A"):
-                m.d.comb += dl_rd.addr.eq(k)
-                m.next = "ROW_B"
-            with m.State("ROW_B"):
-                m.d.comb += x_rd.addr.eq(dl_rd.data)
-                m.d.sync += [jr.eq(dl_rd.data), i.eq(0), p1.eq(0)]
-                m.next = "ROW_C"
-            with m.State("ROW_C"):
-                m.d.sync += ltp.eq((x_rd.data * a_plus) >> spec.LEARN_SHIFT)
-                with m.If(plastic_src.bit_select(jr, 1)):
-                    m.next = "ROW_D"
-                with m.Else():
-                    m.next = "ROW_NEXT"
-            with m.State("ROW_D"):
-                # Pipelined read-modify-write, one synapse per clock: read (jr, i), write
-                # (jr, i1) the clock after; each synapse of the row is touched once.
-                with m.If(i < n):
-                    m.d.comb += [w_rd.addr.eq(Cat(i[:nb], jr)), y_rd.addr.eq(i)]
-                    m.d.sync += i.eq(i + 1)
-                m.d.sync += [p1.eq(i < n), i1.eq(i)]
-                plus = Mux(s.bit_select(i1, 1), ltp, 0)
-                minus = (y_rd.data * a_minus) >> spec.LEARN_SHIFT
-                m.d.comb += [w_wr.addr.eq(Cat(i1[:nb], jr)),
-                             w_wr.data.eq(learn(w_rd.data, plus, minus)),
-                             w_wr.en.eq(p1 & plastic_dst.bit_select(i1, 1))]
-                with m.If((i >= n) & ~p1):
-                    m.next = "ROW_NEXT"
-            with m.State("ROW_NEXT"):
-                m.d.sync += k.eq(k + 1)
-                with m.If(k + 1 == d_count):
-                    m.next = "COL_START"
-                with m.Else():
-                    m.next = "ROW_A"
+            with m.State("COL_WAIT"):
+                m.d.comb += counting.eq(1)
+                with m.If(bl_done):
+                    m.next = "COL"
 
-            with m.State("COL_START"):
-                m.d.sync += [i.eq(0), j.eq(0)]
-                m.next = "COL_NEURON"
-            with m.State("COL_NEURON"):
-                m.d.sync += [j.eq(0), p1.eq(0)]
-                with m.If(i == n):
-                    m.next = "YIMP_START"
-                with m.Elif(s.bit_select(i, 1) & plastic_dst.bit_select(i, 1)):
-                    m.next = "COL_A"
-                with m.Else():
-                    m.d.sync += i.eq(i + 1)
-            with m.State("COL_A"):
-                # Pipelined like ROW_D: read (j, i), write (j1, i) the clock after.
-                with m.If(j < n_src):
-                    m.d.comb += [w_rd.addr.eq(Cat(i[:nb], j[:sb])), x_rd.addr.eq(j)]
-                    m.d.sync += j.eq(j + 1)
-                m.d.sync += [p1.eq(j < n_src), i1.eq(j)]
-                plus = (x_rd.data * a_plus) >> spec.LEARN_SHIFT
-                m.d.comb += [w_wr.addr.eq(Cat(i[:nb], i1[:sb])),
-                             w_wr.data.eq(learn(w_rd.data, plus, 0)),
-                             w_wr.en.eq(p1 & plastic_src.bit_select(i1, 1)
-                                        & ~in_d.bit_select(i1, 1))]
-                with m.If((j >= n_src) & ~p1):
-                    m.d.sync += i.eq(i + 1)
-                    m.next = "COL_NEURON"
+            # Step 5, columns of spiking neurons: every plastic (j, i) whose j was not
+            # delivered (those were done with their rows) gets LTP.
+            with m.State("COL"):
+                m.d.comb += counting.eq(1)
+                issuing = k0 < n_s
+                m.d.comb += slc_rd.addr.eq(Cat(k0[:nb], parity))
+                with m.If(issuing):
+                    with m.If(g0 == HS - 1):
+                        m.d.sync += [g0.eq(0), k0.eq(k0 + 1)]
+                    with m.Else():
+                        m.d.sync += g0.eq(g0 + 1)
+                m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0)]
+                i1 = slc_rd.data
+                m.d.comb += [ws.rd.col.eq(1), ws.rd.j.eq(p1_g << lb), ws.rd.i.eq(i1),
+                             x_rd.addr.eq(p1_g)]
+                m.d.sync += [p2_valid.eq(p1_valid), p2_g.eq(p1_g), p2_i.eq(i1)]
+                src = plastic_src.word_select(p2_g, L)
+                hit = delivered.word_select(p2_g, L)
+                for l, unit in enumerate(synapses):
+                    m.d.comb += [unit.x.eq(x_rd.data[l]), unit.y.eq(0), unit.pre.eq(0),
+                                 unit.post.eq(1),
+                                 ws.wr_en[l].eq(p2_valid & plastic_dst.bit_select(p2_i, 1)
+                                                & src[l] & ~hit[l])]
+                m.d.comb += [ws.wr.col.eq(1), ws.wr.j.eq(p2_g << lb), ws.wr.i.eq(p2_i)]
+                with m.If(~issuing & ~p1_valid & ~p2_valid):
+                    m.next = "FINISH"
 
-            # Step 6: post-traces of spiking neurons jump.
-            with m.State("YIMP_START"):
-                m.d.sync += i.eq(0)
-                m.next = "YIMP_A"
-            with m.State("YIMP_A"):
-                m.d.comb += y_rd.addr.eq(i)
-                m.next = "YIMP_B"
-            with m.State("YIMP_B"):
-                m.d.comb += [y_wr.addr.eq(i), y_wr.en.eq(s.bit_select(i, 1)),
-                             y_wr.data.eq(_sat(m, y_rd.data + y_imp, 0, spec.TRACE_MAX))]
-                m.d.sync += i.eq(i + 1)
-                with m.If(i == n - 1):
-                    m.d.sync += i.eq(0)
-                    m.next = "OUT"
-                with m.Else():
-                    m.next = "YIMP_A"
-
-            # Output: spikes in increasing order, then the end beat.
-            with m.State("OUT"):
-                with m.If(i == n):
-                    m.next = "END"
-                with m.Elif(s.bit_select(i, 1)):
-                    m.d.comb += [self.spike_out.valid.eq(1),
-                                 self.spike_out.payload.index.eq(i[:nb])]
-                    with m.If(self.spike_out.ready):
-                        m.d.sync += i.eq(i + 1)
-                with m.Else():
-                    m.d.sync += i.eq(i + 1)
-            with m.State("END"):
-                m.d.comb += [self.spike_out.valid.eq(1), self.spike_out.payload.end.eq(1)]
-                with m.If(self.spike_out.ready):
-                    m.d.sync += [s_prev.eq(s), in_d.eq(0), d_count.eq(0), steps.eq(steps + 1)]
+            with m.State("FINISH"):
+                # Wait for the post-traces and the spike output; a stalled output is the
+                # receiver's time, not the core's.
+                m.d.comb += counting.eq(~(yi_done & self.spike_out.valid
+                                          & ~self.spike_out.ready))
+                with m.If(yi_done & em_done):
+                    m.d.sync += [s_prev.eq(s), n_sprev.eq(n_s), parity.eq(~parity),
+                                 in_e.eq(0), n_e.eq(0), steps.eq(steps + 1)]
                     m.next = "IDLE"
 
-            # --- Control --------------------------------------------------------------------
+            # --- Control accesses ---------------------------------------------------------
             with m.State("CTL"):
-                m.d.comb += in_busy.eq(0)
                 m.d.sync += rsp.eq(0)
                 m.next = "CTL_READ"
                 with m.Switch(cmd.space):
                     with m.Case(Space.WEIGHT):
-                        ok = (c_addr[:nb] < n) & (c_addr[nb:] < n_src)
-                        m.d.comb += [w_rd.addr.eq(c_addr), w_wr.addr.eq(c_addr),
-                                     w_wr.data.eq(cmd.data), w_wr.en.eq(cmd.write & ok)]
+                        m.d.comb += [ws.rd.col.eq(0), ws.rd.j.eq(c_j), ws.rd.i.eq(c_group << lb),
+                                     ws.wr.col.eq(0), ws.wr.j.eq(c_j), ws.wr.i.eq(c_group << lb)]
+                        for l in range(L):
+                            m.d.comb += ws.wr_en[l].eq(cmd.write & weight_ok & (c_lane == l))
+                        m.d.comb += [ws.wr_data[l].eq(cmd.data[:spec.WEIGHT_BITS])
+                                     for l in range(L)]
                     with m.Case(Space.NEURON):
-                        ok = c_neuron < n
-                        for field, (rd, wr) in {
-                                NeuronField.VTH: (vth_rd, vth_wr),
-                                NeuronField.BIAS: (bias_rd, bias_wr),
-                                NeuronField.DU: (du_rd, du_wr), NeuronField.DV: (dv_rd, dv_wr),
-                                NeuronField.T_REF: (tref_rd, tref_wr)}.items():
-                            m.d.comb += [rd.addr.eq(c_neuron), wr.addr.eq(c_neuron),
-                                         wr.data.eq(cmd.data),
-                                         wr.en.eq(cmd.write & ok & (c_field == field.value))]
+                        for field, (rd, wr) in params.items():
+                            m.d.comb += [rd.addr.eq(c_group), wr.addr.eq(c_group)]
+                            m.d.comb += [wr.data[l].eq(cmd.data) for l in range(L)]
+                            with m.If(cmd.write & (c_i < N) & (c_field == field.value)):
+                                m.d.comb += wr.en.eq(1 << c_lane)
                     with m.Case(Space.SETTING):
                         for setting, reg in settings.items():
                             with m.If(cmd.write & (c_addr == setting.value)):
                                 m.d.sync += reg.eq(cmd.data)
                     with m.Case(Space.MASK):
-                        with m.If(cmd.write & (c_addr < n_src)):
+                        with m.If(cmd.write & (c_addr < S)):
                             m.d.sync += plastic_src.bit_select(c_addr[:sb], 1).eq(cmd.data[0])
-                        with m.If(cmd.write & (c_addr[sb:] == 1) & (c_addr[:sb] < n)):
+                        with m.If(cmd.write & (c_addr[sb:] == 1) & (c_addr[:sb] < N)):
                             m.d.sync += plastic_dst.bit_select(c_addr[:nb], 1).eq(cmd.data[0])
                     with m.Case(Space.STATE):
-                        for port in (u_rd, v_rd, ref_rd, y_rd):
-                            m.d.comb += port.addr.eq(c_index)
-                        m.d.comb += x_rd.addr.eq(c_index)
+                        for rd in (u_rd, v_rd, ref_rd, y_rd):
+                            m.d.comb += rd.addr.eq(c_xgroup)
+                        m.d.comb += x_rd.addr.eq(c_xgroup)
                     with m.Case(Space.CONTROL):
                         with m.If(cmd.write & (c_addr == Control.RESET.value)):
-                            m.d.sync += [i.eq(0), s_prev.eq(0)]
+                            m.d.sync += [reset_i.eq(0), s_prev.eq(0), n_sprev.eq(0)]
                             m.next = "RESET"
                         with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTERS.value)):
                             m.d.sync += [steps.eq(0), cycles.eq(0)]
             with m.State("CTL_READ"):
-                m.d.comb += in_busy.eq(0)
                 with m.If(~cmd.write):
                     with m.Switch(cmd.space):
                         with m.Case(Space.WEIGHT):
-                            with m.If((c_addr[:nb] < n) & (c_addr[nb:] < n_src)):
-                                m.d.sync += rsp.eq(w_rd.data)
+                            with m.If(weight_ok):
+                                m.d.sync += rsp.eq(lane(ws.rd_data, c_lane))
                         with m.Case(Space.NEURON):
-                            for field, rd in {NeuronField.VTH: vth_rd, NeuronField.BIAS: bias_rd,
-                                              NeuronField.DU: du_rd, NeuronField.DV: dv_rd,
-                                              NeuronField.T_REF: tref_rd}.items():
-                                with m.If((c_neuron < n) & (c_field == field.value)):
-                                    m.d.sync += rsp.eq(rd.data)
+                            for field, (rd, _) in params.items():
+                                with m.If((c_i < N) & (c_field == field.value)):
+                                    m.d.sync += rsp.eq(lane(rd.data, c_lane))
                         with m.Case(Space.SETTING):
                             for setting, reg in settings.items():
                                 with m.If(c_addr == setting.value):
                                     m.d.sync += rsp.eq(reg)
                         with m.Case(Space.MASK):
-                            with m.If(c_addr < n_src):
+                            with m.If(c_addr < S):
                                 m.d.sync += rsp.eq(plastic_src.bit_select(c_addr[:sb], 1))
-                            with m.If((c_addr[sb:] == 1) & (c_addr[:sb] < n)):
+                            with m.If((c_addr[sb:] == 1) & (c_addr[:sb] < N)):
                                 m.d.sync += rsp.eq(plastic_dst.bit_select(c_addr[:nb], 1))
                         with m.Case(Space.STATE):
-                            ok_n = c_index < n
-                            for field, value in {StateField.U: u_rd.data,
-                                                 StateField.V: v_rd.data,
-                                                 StateField.REF: ref_rd.data,
-                                                 StateField.Y: y_rd.data,
-                                                 StateField.SPIKED: s_prev.bit_select(
-                                                     c_index, 1)}.items():
+                            ok_n = c_index < N
+                            for field, rd in ((StateField.U, u_rd), (StateField.V, v_rd),
+                                              (StateField.REF, ref_rd), (StateField.Y, y_rd)):
                                 with m.If(ok_n & (c_sfield == field.value)):
-                                    m.d.sync += rsp.eq(value)
-                            with m.If((c_index < n_src) & (c_sfield == StateField.X.value)):
-                                m.d.sync += rsp.eq(x_rd.data)
+                                    m.d.sync += rsp.eq(lane(rd.data, c_xlane))
+                            with m.If(ok_n & (c_sfield == StateField.SPIKED.value)):
+                                m.d.sync += rsp.eq(s_prev.bit_select(c_index, 1))
+                            with m.If((c_index < S) & (c_sfield == StateField.X.value)):
+                                m.d.sync += rsp.eq(lane(x_rd.data, c_xlane))
                         with m.Case(Space.COUNTER):
                             for counter, value in {Counter.STEPS_LO: steps[:32],
                                                    Counter.STEPS_HI: steps[32:],
@@ -442,19 +528,20 @@ class Core(wiring.Component):
                                     m.d.sync += rsp.eq(value)
                 m.next = "CTL_RSP"
             with m.State("CTL_RSP"):
-                m.d.comb += in_busy.eq(0)
                 m.d.comb += [self.ctl_rsp.valid.eq(1), self.ctl_rsp.payload.eq(rsp)]
                 with m.If(self.ctl_rsp.ready):
                     m.next = "IDLE"
             with m.State("RESET"):
-                m.d.comb += in_busy.eq(0)
-                for port in (u_wr, v_wr, ref_wr, y_wr):
-                    m.d.comb += [port.addr.eq(i), port.data.eq(0), port.en.eq(i < n)]
-                m.d.comb += [x_wr.addr.eq(i), x_wr.data.eq(0), x_wr.en.eq(i < n_src)]
-                m.d.sync += i.eq(i + 1)
-                with m.If(i == max(n, n_src) - 1):
+                # u, v, ref, y, x to zero, a group a clock.
+                for wr in state_wrs:
+                    m.d.comb += [wr.addr.eq(reset_i), wr.en.eq(Mux(reset_i < G, all_lanes, 0))]
+                    m.d.comb += [wr.data[l].eq(0) for l in range(L)]
+                m.d.comb += [x_wr.addr.eq(reset_i), x_wr.en.eq(Mux(reset_i < HS, all_lanes, 0))]
+                m.d.comb += [x_wr.data[l].eq(0) for l in range(L)]
+                m.d.sync += reset_i.eq(reset_i + 1)
+                with m.If(reset_i == max(G, HS) - 1):
                     m.next = "CTL_RSP"
 
-        with m.If(in_busy):
+        with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
         return m

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.cocotb
 GEOMETRIES = [
     (4, 8, 1, 600, [1, 2, 5], 40),
     (8, 16, 4, 1500, [11, 12, 13, 14], 40),
+    (5, 8, 8, 500, [21, 22], 20),        # sources padded to a multiple of lanes; one group
+    (6, 4, 2, 500, [31, 32], 20),
 ]
 
 

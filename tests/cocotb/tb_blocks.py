@@ -1,0 +1,149 @@
+"""cocotb testbenches of the core's combinational blocks against the golden model.
+
+``NeuronUpdate`` (hw/neuron.py) against ``spikecore.model.neuron_update`` and
+``SynapseUpdate`` (hw/stdp.py) against ``spikecore.model.stdp_update`` on one synapse: first
+hand-derived cases whose expected values a reader can check on paper, then seeded random ones.
+``TB_PARAMS`` (JSON): ``block`` ("neuron" or "synapse"), ``seed``, ``count``.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.triggers import Timer
+
+from spikecore import model, spec
+from spikecore.network import Learning
+
+PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
+MAX, MIN = spec.STATE_MAX, spec.STATE_MIN
+
+#: (inputs, expected (u', v', ref', spike), why) — each checkable by hand.
+NEURON_CASES = [
+    (dict(u=0, v=0, ref=0, a=10, w_exp=2, du=0, dv=0, bias=0, vth=100, t_ref=0),
+     (40, 40, 0, 0), "input scaled by 2**w_exp, no decay"),
+    (dict(u=-7, v=0, ref=0, a=0, w_exp=0, du=2048, dv=0, bias=0, vth=100, t_ref=0),
+     (-3, -3, 0, 0), "u·(4096−2048)/4096 = −3.5 rounds toward zero to −3, not −4"),
+    (dict(u=7, v=0, ref=0, a=0, w_exp=0, du=2048, dv=0, bias=0, vth=100, t_ref=0),
+     (3, 3, 0, 0), "+3.5 rounds toward zero to 3"),
+    (dict(u=0, v=-4095, ref=0, a=0, w_exp=0, du=0, dv=1, bias=0, vth=100, t_ref=0),
+     (0, -4094, 0, 0), "−4095·4095/4096 = −4094.0002 → −4094"),
+    (dict(u=1000, v=1000, ref=0, a=0, w_exp=0, du=4096, dv=4096, bias=0, vth=100, t_ref=0),
+     (0, 0, 0, 0), "du = dv = 4096 forget everything"),
+    (dict(u=MAX, v=MAX, ref=0, a=1, w_exp=0, du=0, dv=0, bias=0, vth=MAX, t_ref=0),
+     (MAX, MAX, 0, 0), "u and v saturate at 2**23 − 1; v == vth does not spike"),
+    (dict(u=MIN, v=MIN, ref=0, a=-1, w_exp=0, du=0, dv=0, bias=MIN, vth=0, t_ref=0),
+     (MIN, MIN, 0, 0), "u and v saturate at −2**23"),
+    (dict(u=0, v=0, ref=0, a=-1000, w_exp=15, du=0, dv=0, bias=0, vth=0, t_ref=0),
+     (MIN, MIN, 0, 0), "−1000·2**15 saturates"),
+    (dict(u=0, v=99, ref=0, a=1, w_exp=0, du=0, dv=0, bias=0, vth=100, t_ref=5),
+     (1, 0, 5, 1), "v = 100 > 99? no: v = 99 + 1 = 100 > vth 100 is false..."),
+    (dict(u=0, v=100, ref=0, a=1, w_exp=0, du=0, dv=0, bias=0, vth=100, t_ref=5),
+     (1, 0, 5, 1), "v = 101 > 100 spikes: v ← 0, ref ← t_ref"),
+    (dict(u=50, v=500, ref=3, a=2, w_exp=1, du=0, dv=0, bias=7, vth=0, t_ref=9),
+     (54, 0, 2, 0), "refractory: u integrates, ref counts down, v held at 0, no spike"),
+    (dict(u=0, v=0, ref=0, a=0, w_exp=0, du=0, dv=0, bias=-5, vth=0, t_ref=0),
+     (0, -5, 0, 0), "bias alone drives v negative"),
+]
+# The ninth case is v = 99 + 1 = 100, which equals vth: no spike, v stays 100.
+NEURON_CASES[8] = (NEURON_CASES[8][0], (1, 100, 0, 0), "v = 99 + 1 = 100 == vth: no spike")
+
+#: (w, x, y, pre, post, a_plus, a_minus, w_min, w_max, expected, why)
+SYNAPSE_CASES = [
+    (10, 128, 0, 0, 1, 64, 0, -128, 127, 42, "LTP: (128·64) >> 8 = 32"),
+    (10, 0, 200, 1, 0, 0, 64, -128, 127, -40, "LTD: (200·64) >> 8 = 50"),
+    (0, 100, 50, 1, 1, 200, 100, -128, 127, 59, "both: +78 − 19, one combined change"),
+    (120, 128, 0, 0, 1, 64, 0, -128, 127, 127, "clipped to w_max"),
+    (120, 128, 0, 0, 1, 64, 0, -128, 50, 50, "clipped to a lower w_max"),
+    (10, 0, 255, 1, 0, 0, 255, -128, 127, -128, "10 − 254 clipped to w_min"),
+    (-60, 0, 255, 1, 0, 0, 255, -64, 127, -64, "clipped to w_min = −64"),
+    (-128, 255, 255, 1, 1, 255, 255, -128, 127, -128, "+254 − 254 = 0 change"),
+    (5, 1, 0, 0, 1, 255, 0, -128, 127, 5, "(1·255) >> 8 = 0: too small to change"),
+]
+
+
+def set_inputs(dut, **values):
+    for name, value in values.items():
+        getattr(dut, name).value = int(value)
+
+
+@cocotb.test()
+async def neuron(dut):
+    """NeuronUpdate: hand-derived edges, then random vectors, against neuron_update."""
+    if PARAMS.get("block") != "neuron":
+        return
+    for inputs, expected, why in NEURON_CASES:
+        set_inputs(dut, **inputs)
+        await Timer(1, unit="ns")
+        got = (dut.u_next.value.to_signed(), dut.v_next.value.to_signed(),
+               int(dut.ref_next.value), int(dut.spike.value))
+        assert got == expected, f"{why}: {inputs} gave {got}, expected {expected}"
+        ref = model.neuron_update(*(np.array([inputs[k]]) for k in
+                                    ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref")),
+                                  inputs["w_exp"])
+        assert tuple(int(r[0]) for r in ref) == expected, f"model disagrees: {why}"
+    seed = PARAMS["seed"]
+    dut._log.info(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    count = PARAMS["count"]
+    edge = np.array([MIN, MIN + 1, -1, 0, 1, MAX - 1, MAX])
+    state = lambda: np.where(rng.random(count) < 0.3, rng.choice(edge, count),  # noqa: E731
+                             rng.integers(MIN, MAX + 1, count))
+    amax = (1 << (len(dut.a) - 1)) - 1
+    vec = dict(u=state(), v=state(), ref=rng.choice([0, 0, 1, 15], count),
+               a=rng.integers(-amax - 1, amax + 1, count) >> rng.integers(0, 20, count),
+               vth=np.minimum(np.abs(state()), MAX), bias=state() >> rng.integers(0, 24, count),
+               du=rng.choice([0, 1, 2048, 4095, 4096, 77], count),
+               dv=rng.choice([0, 1, 2048, 4095, 4096, 3001], count),
+               t_ref=rng.integers(0, 16, count), w_exp=rng.integers(0, 16, count))
+    for t in range(count):
+        one = {k: int(v[t]) for k, v in vec.items()}
+        set_inputs(dut, **one)
+        await Timer(1, unit="ns")
+        ref = model.neuron_update(*(np.array([one[k]]) for k in
+                                    ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref")),
+                                  one["w_exp"])
+        expected = tuple(int(r[0]) for r in ref)
+        got = (dut.u_next.value.to_signed(), dut.v_next.value.to_signed(),
+               int(dut.ref_next.value), int(dut.spike.value))
+        assert got == expected, f"seed {seed} vector {t}: {one} gave {got}, expected {expected}"
+
+
+def model_synapse(w, x, y, pre, post, a_plus, a_minus, w_min, w_max):
+    """One synapse through ``stdp_update`` (a 1×1 matrix)."""
+    W = np.array([[w]], dtype=np.int8)
+    learning = Learning(enabled=True, a_plus=a_plus, a_minus=a_minus, w_min=w_min,
+                        w_max=w_max)
+    model.stdp_update(W, np.array([x]), np.array([y]), np.flatnonzero([pre]),
+                      np.flatnonzero([post]), learning, np.array([True]), np.array([True]))
+    return int(W[0, 0])
+
+
+@cocotb.test()
+async def synapse(dut):
+    """SynapseUpdate: LTP, LTD, both, clipping — by hand, then random, against stdp_update."""
+    if PARAMS.get("block") != "synapse":
+        return
+    names = ("w", "x", "y", "pre", "post", "a_plus", "a_minus", "w_min", "w_max")
+    for *values, expected, why in SYNAPSE_CASES:
+        set_inputs(dut, **dict(zip(names, values)))
+        await Timer(1, unit="ns")
+        got = dut.w_next.value.to_signed()
+        assert got == expected, f"{why}: {values} gave {got}, expected {expected}"
+        assert model_synapse(*values) == expected, f"model disagrees: {why}"
+    seed = PARAMS["seed"]
+    dut._log.info(f"seed {seed}")
+    rng = random.Random(seed)
+    for t in range(PARAMS["count"]):
+        w_min = rng.randint(-128, 127)
+        w_max = rng.randint(w_min, 127)
+        pre, post = rng.choice([(1, 0), (0, 1), (1, 1)])
+        values = (rng.randint(-128, 127), rng.randint(0, 255), rng.randint(0, 255), pre, post,
+                  rng.randint(0, 255), rng.randint(0, 255), w_min, w_max)
+        set_inputs(dut, **dict(zip(names, values)))
+        await Timer(1, unit="ns")
+        got = dut.w_next.value.to_signed()
+        expected = model_synapse(*values)
+        assert got == expected, f"seed {seed} vector {t}: {values} gave {got}, not {expected}"
