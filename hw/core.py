@@ -56,6 +56,10 @@ class Core(wiring.Component):
     lanes : int
         Synapses processed per clock (and neurons updated per clock): a power of two, at most
         *n_neurons*.
+    weight_ports : int
+        2: each weight bank reads and writes in the same clock (simple dual-port block RAM);
+        1: one shared port per bank (single-port RAM such as the iCE40 SPRAM), and the STDP
+        passes take two clocks per slice.
 
     Members
     -------
@@ -63,7 +67,7 @@ class Core(wiring.Component):
         See ``spikecore.hw.interface.CoreSignature``.
     """
 
-    def __init__(self, n_inputs, n_neurons, lanes=1):
+    def __init__(self, n_inputs, n_neurons, lanes=1, weight_ports=2):
         _check_positive("n_inputs", n_inputs)
         _check_positive("n_neurons", n_neurons)
         _check_positive("lanes", lanes)
@@ -73,12 +77,15 @@ class Core(wiring.Component):
             raise ValueError(f"lanes must be at most n_neurons ({n_neurons}), not {lanes}")
         if n_neurons % lanes:
             raise ValueError(f"n_neurons ({n_neurons}) must be a multiple of lanes ({lanes})")
+        if weight_ports not in (1, 2):
+            raise ValueError(f"weight_ports must be 1 or 2, not {weight_ports!r}")
         if n_inputs + n_neurons > 1 << 16:
             raise ValueError(f"at most 65536 sources, not {n_inputs + n_neurons}")
         self.n_inputs = n_inputs
         self.n_neurons = n_neurons
         self.n_sources = n_inputs + n_neurons
         self.lanes = lanes
+        self.weight_ports = weight_ports
         super().__init__(CoreSignature(n_inputs, n_neurons))
 
     def elaborate(self, platform):
@@ -106,7 +113,11 @@ class Core(wiring.Component):
             return mem.read_port(), mem.write_port(granularity=1)
 
         # --- Memories ---------------------------------------------------------------------
-        m.submodules.weights = ws = WeightStore(S_pad, N, L)
+        m.submodules.weights = ws = WeightStore(S_pad, N, L,
+                                                single_port=self.weight_ports == 1)
+        # With single-port banks a slice is read in one clock and written in the next.
+        half = Signal()
+        issue_ok = ~half if self.weight_ports == 1 else Const(1)
         params = {
             NeuronField.VTH: lane_memory("vth_mem", state, G),
             NeuronField.BIAS: lane_memory("bias_mem", state, G),
@@ -312,7 +323,8 @@ class Core(wiring.Component):
                                      nu_go.eq(0), neurons_done.eq(0),
                                      xt_run.eq(1), xt_h.eq(0), xt_v.eq(0),
                                      bl_done.eq(0), em_done.eq(0), em_e.eq(0),
-                                     yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0)]
+                                     yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0),
+                                     half.eq(0)]
                         m.d.sync += [a.eq(0) for a in acc]
                         m.next = "ACC"
                     with m.Elif((idx < n_in) & ~in_e.bit_select(idx, 1)):
@@ -386,7 +398,8 @@ class Core(wiring.Component):
             # read, 2 update and write.
             with m.State("ROW"):
                 m.d.comb += counting.eq(1)
-                issuing = k0 < n_d
+                issuing = (k0 < n_d) & issue_ok
+                m.d.sync += half.eq(~half)
                 read_lists(k0)
                 with m.If(issuing):
                     with m.If(g0 == G - 1):
@@ -407,8 +420,8 @@ class Core(wiring.Component):
                                  ws.wr_en[l].eq(p2_valid & plastic_src.bit_select(p2_j, 1)
                                                 & dst[l])]
                 m.d.comb += [ws.wr.col.eq(0), ws.wr.j.eq(p2_j), ws.wr.i.eq(p2_g << lb)]
-                with m.If(~issuing & ~p1_valid & ~p2_valid):
-                    m.d.sync += [yi_run.eq(1), k0.eq(0), g0.eq(0)]
+                with m.If((k0 == n_d) & ~p1_valid & ~p2_valid):
+                    m.d.sync += [yi_run.eq(1), k0.eq(0), g0.eq(0), half.eq(0)]
                     m.next = "COL_WAIT"
 
             with m.State("COL_WAIT"):
@@ -420,7 +433,8 @@ class Core(wiring.Component):
             # delivered (those were done with their rows) gets LTP.
             with m.State("COL"):
                 m.d.comb += counting.eq(1)
-                issuing = k0 < n_s
+                issuing = (k0 < n_s) & issue_ok
+                m.d.sync += half.eq(~half)
                 m.d.comb += slc_rd.addr.eq(Cat(k0[:nb], parity))
                 with m.If(issuing):
                     with m.If(g0 == HS - 1):
@@ -440,7 +454,7 @@ class Core(wiring.Component):
                                  ws.wr_en[l].eq(p2_valid & plastic_dst.bit_select(p2_i, 1)
                                                 & src[l] & ~hit[l])]
                 m.d.comb += [ws.wr.col.eq(1), ws.wr.j.eq(p2_g << lb), ws.wr.i.eq(p2_i)]
-                with m.If(~issuing & ~p1_valid & ~p2_valid):
+                with m.If((k0 == n_s) & ~p1_valid & ~p2_valid):
                     m.next = "FINISH"
 
             with m.State("FINISH"):

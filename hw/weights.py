@@ -61,6 +61,9 @@ class WeightStore(wiring.Component):
         Number of neurons, a multiple of *lanes*.
     lanes : int
         Banks (synapses a clock), a power of two.
+    single_port : bool
+        Give each bank one shared address (a single-port RAM, e.g. iCE40 SPRAM): a clock
+        that writes a bank reads nothing useful from it.
 
     Members
     -------
@@ -70,7 +73,7 @@ class WeightStore(wiring.Component):
     wr_data : In(ArrayLayout(signed(8), lanes))
     wr_en : In(lanes)
     """
-    def __init__(self, n_rows, n_neurons, lanes):
+    def __init__(self, n_rows, n_neurons, lanes, single_port=False):
         for name, value in (("n_rows", n_rows), ("n_neurons", n_neurons), ("lanes", lanes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -82,6 +85,7 @@ class WeightStore(wiring.Component):
         if max(n_rows, n_neurons) > (1 << 16):
             raise ValueError("at most 65536 rows and neurons")
         self.n_rows, self.n_neurons, self.lanes = n_rows, n_neurons, lanes
+        self.single_port = bool(single_port)
         self.groups = n_neurons // lanes
         lane_data = data.ArrayLayout(signed(spec.WEIGHT_BITS), lanes)
         super().__init__({
@@ -128,8 +132,13 @@ class WeightStore(wiring.Component):
             mem = Memory(shape=signed(spec.WEIGHT_BITS), depth=depth, init=[])
             m.submodules[f"bank{bank}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
-            m.d.comb += [rd.addr.eq(rd_addrs[bank]), wr.addr.eq(wr_addrs[bank]),
-                         wr.data.eq(wr_banks[bank]), wr.en.eq(en_banks[bank])]
+            if self.single_port:
+                shared = Signal(range(depth), name=f"addr{bank}")
+                m.d.comb += [shared.eq(Mux(en_banks[bank], wr_addrs[bank], rd_addrs[bank])),
+                             rd.addr.eq(shared), wr.addr.eq(shared)]
+            else:
+                m.d.comb += [rd.addr.eq(rd_addrs[bank]), wr.addr.eq(wr_addrs[bank])]
+            m.d.comb += [wr.data.eq(wr_banks[bank]), wr.en.eq(en_banks[bank])]
             rd_banks.append(rd.data)
         for lane, value in enumerate(rotate(m, rd_banks, rot_q)):
             m.d.comb += self.rd_data[lane].eq(value)

@@ -9,20 +9,22 @@ from spikecore.hw.core import Core
 
 pytestmark = pytest.mark.cocotb
 
-#: (n_inputs, n_neurons, lanes, steps per seed, seeds, steps with random backpressure)
+#: (n_inputs, n_neurons, lanes, weight_ports, steps per seed, seeds, steps with random
+#: backpressure)
 GEOMETRIES = [
-    (4, 8, 1, 600, [1, 2, 5], 40),
-    (8, 16, 4, 1500, [11, 12, 13, 14], 40),
-    (5, 8, 8, 500, [21, 22], 20),        # sources padded to a multiple of lanes; one group
-    (6, 4, 2, 500, [31, 32], 20),
+    (4, 8, 1, 2, 600, [1, 2, 5], 40),
+    (8, 16, 4, 2, 1500, [11, 12, 13, 14], 40),
+    (5, 8, 8, 2, 500, [21, 22], 20),        # sources padded to a multiple of lanes; one group
+    (6, 4, 2, 2, 500, [31, 32], 20),
+    (8, 16, 4, 1, 500, [41, 43], 20),       # single-port weight banks (iCE40 SPRAM)
 ]
 
 
-@pytest.mark.parametrize("n_inputs,n_neurons,lanes,steps,seeds,stall", GEOMETRIES)
-def test_core_random(n_inputs, n_neurons, lanes, steps, seeds, stall):
+@pytest.mark.parametrize("n_inputs,n_neurons,lanes,ports,steps,seeds,stall", GEOMETRIES)
+def test_core_random(n_inputs, n_neurons, lanes, ports, steps, seeds, stall):
     params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "steps": steps, "seeds": seeds,
               "stall_steps": stall}
     print(f"seeds {seeds}")
-    run_cocotb(Core(n_inputs, n_neurons, lanes), "cocotb.tb_core",
-               name=f"core_{n_inputs}x{n_neurons}_l{lanes}",
+    run_cocotb(Core(n_inputs, n_neurons, lanes, weight_ports=ports), "cocotb.tb_core",
+               name=f"core_{n_inputs}x{n_neurons}_l{lanes}_p{ports}",
                extra_env={"TB_PARAMS": json.dumps(params)})

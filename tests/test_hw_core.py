@@ -16,6 +16,7 @@ from spikecore.hw.interface import CoreSignature
     ("lanes", (4, 8, 3), ValueError, "lanes must be 1 or a power of two, not 3"),
     ("lanes", (4, 8, 16), ValueError, r"lanes must be at most n_neurons \(8\), not 16"),
     ("lanes", (4, 12, 8), ValueError, r"n_neurons \(12\) must be a multiple of lanes \(8\)"),
+    ("weight_ports", (4, 8, 1, 3), ValueError, "weight_ports must be 1 or 2, not 3"),
 ])
 def test_arguments_checked(name, args, error, message):
     with pytest.raises(error, match=message):
