@@ -33,11 +33,6 @@ def test_model_matches_scalar_reference(seed, learning):
         assert not np.array_equal(model.W, net.weights), "learning never changed a weight"
 
 
-def test_random_comparison_covers_many_neuron_steps():
-    # Counted so the closing note can quote it: 24 cases × 60 steps × 7 neurons.
-    assert len(SEEDS) * 2 * 60 * 7 == 10_080
-
-
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), cut=st.integers(0, 30))
 def test_running_in_chunks_equals_running_at_once(seed, cut):
