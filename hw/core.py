@@ -213,6 +213,7 @@ class Core(wiring.Component):
         bl_run, bl_done, bl_g = Signal(), Signal(), Signal(range(G + 1))
         bl_mask = Signal(L)
         em_run, em_done, em_e = Signal(), Signal(), Signal(range(N + 1))
+        em_primed = Signal()
         yi_run, yi_done, yi_g, yi_v = Signal(), Signal(), Signal(range(G + 1)), Signal()
         yi_g1 = Signal(range(G))
 
@@ -252,21 +253,21 @@ class Core(wiring.Component):
 
         with m.FSM(name="emit"):
             with m.State("IDLE"):
+                m.d.sync += em_primed.eq(0)
                 with m.If(em_run):
-                    m.next = "FETCH"
-            with m.State("FETCH"):
-                m.d.comb += sle_rd.addr.eq(Cat(em_e[:nb], parity))
-                with m.If(em_e < n_s):
-                    m.next = "SHOW"
-                with m.Elif(bl_done):
-                    m.next = "END"
-            with m.State("SHOW"):
-                m.d.comb += [sle_rd.addr.eq(Cat(em_e[:nb], parity)),
-                             self.spike_out.valid.eq(1),
+                    m.next = "SEND"
+            with m.State("SEND"):
+                # One spike a clock: the list entry for the next clock is read as this one is
+                # taken; an entry is read only once the builder has written it.
+                take = self.spike_out.valid & self.spike_out.ready
+                addr = Signal.like(em_e)
+                m.d.comb += [addr.eq(Mux(take, em_e + 1, em_e)),
+                             sle_rd.addr.eq(Cat(addr[:nb], parity)),
+                             self.spike_out.valid.eq(em_primed),
                              self.spike_out.payload.index.eq(sle_rd.data)]
-                with m.If(self.spike_out.ready):
-                    m.d.sync += em_e.eq(em_e + 1)
-                    m.next = "FETCH"
+                m.d.sync += [em_e.eq(addr), em_primed.eq(addr < n_s)]
+                with m.If(~em_primed & bl_done & (em_e == n_s)):
+                    m.next = "END"
             with m.State("END"):
                 m.d.comb += [self.spike_out.valid.eq(1), self.spike_out.payload.end.eq(1)]
                 with m.If(self.spike_out.ready):

@@ -20,7 +20,8 @@ PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
 @cocotb.test()
 async def standard_cycles(dut):
     """Run the standard workload, check spikes against the model, report cycles per step."""
-    net, inputs, _ = standard_workload()
+    net, inputs, _ = standard_workload(input_probability=PARAMS.get("p"),
+                                       learning=PARAMS.get("learning"))
     steps = PARAMS.get("steps", 100)
     tb = TB(dut, net.n_inputs, net.n_neurons)
     await tb.start()
@@ -44,7 +45,9 @@ async def standard_cycles(dut):
         per_step.append(await cycles() - before)
         assert np.array_equal(got, expected), f"step {t}: spikes differ"
         delivered = int(inputs[t].sum() + s_prev.sum())
-        ops += delivered * net.n_neurons * 2 + int(expected.sum()) * (net.n_inputs + net.n_neurons)
+        ops += delivered * net.n_neurons
+        if net.learning.enabled:
+            ops += delivered * net.n_neurons + int(expected.sum()) * (net.n_inputs + net.n_neurons)
         spikes += int(expected.sum())
     total = await cycles() - start
     result = {"steps": steps, "cycles": total, "cycles_per_step": total / steps,
