@@ -196,6 +196,7 @@ class Status(enum.Enum, shape=8):
     BAD_LENGTH      = 0x04  # payload length does not match the command, or is too long
     BAD_ADDRESS     = 0x05  # an address outside the space, or a space that forbids the access
     BAD_VALUE       = 0x06  # a value outside its field's range, or an input index too large
+    OUT_OF_ORDER    = 0x07  # seq is neither the expected next one nor a retransmission
 
 
 class ResetFlags(enum.Flag, shape=8):
