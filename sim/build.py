@@ -182,7 +182,9 @@ def _build_into(entry, root, make_top, params, trace, jobs, verbose):
         cflags = CXX_FLAGS + [f"-DSIM_DIVISOR={divisor}"]
         cmd = [verilator, *VERILATOR_FLAGS, "-j", str(jobs), "--Mdir", str(tmp / "obj"),
                "-o", str(tmp / EXE_NAME), "-CFLAGS", " ".join(cflags),
-               "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2"]
+               # The wheel's verilated.mk leaves the precompiled-header flag empty.
+               "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2 "
+               "CFG_CXXFLAGS_PCH_I=-include"]
         if trace:
             cmd.append("--trace")
         cmd += [str(tmp / "top.v"), str(HARNESS)]

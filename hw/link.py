@@ -1,0 +1,742 @@
+"""The link: docs/protocol.md between the UART bytes and the core's control interface.
+
+Received bytes are COBS-decoded into a frame buffer while their CRC is checked; a complete
+frame is checked command by command, then executed against the core; its reply is built in
+one of two reply buffers and sent (CRC appended, COBS-encoded) while the next frame executes.
+The other reply buffer keeps the last executed command's reply for retransmissions.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out, flipped
+
+from .. import spec
+from ..spec import (Command, Control, NeuronField, Setting, Space, StateField, Status,
+                    neuron_bits, src_bits)
+from .cobs import CobsDecoder, CobsEncoder
+from .interface import CoreSignature, CtlCommand
+from .uart import RxByte
+
+__all__ = ["crc16_update", "AccessCheck", "Link", "identify_bytes", "max_run_steps"]
+
+PAYLOAD_BITS = spec.MAX_PAYLOAD.bit_length()        # holds 0 … MAX_PAYLOAD
+BUFFER_BITS = (spec.MAX_PAYLOAD - 1).bit_length()   # addresses one buffer
+CRC_POLY = 0x1021
+
+
+def crc16_update(crc, byte):
+    """Return the CRC-16/CCITT-FALSE register after *byte* (MSB first, no reflection)."""
+    for bit in reversed(range(8)):
+        feedback = crc[15] ^ byte[bit]
+        crc = Cat(Const(0, 1), crc[:15]) ^ Mux(feedback, CRC_POLY, 0)
+    return crc
+
+
+def max_run_steps(n_neurons):
+    """Return the most steps one RUN frame may carry (its reply must fit ``MAX_PAYLOAD``)."""
+    return (spec.MAX_PAYLOAD - 2) // (1 + (n_neurons + 7) // 8)
+
+
+def identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window):
+    """Return the data bytes of the IDENTIFY reply (docs/protocol.md)."""
+    fields = [(spec.PROTOCOL_VERSION, 1), (n_inputs, 2), (n_neurons, 2), (lanes, 1),
+              (clk_hz, 4), (baud, 4), (rx_window, 2), (spec.MAX_PAYLOAD, 2)]
+    return b"".join(int(value).to_bytes(size, "little") for value, size in fields)
+
+
+def _range(low, high):
+    return Const(low, signed(32)), Const(high, signed(32))
+
+
+class AccessCheck(wiring.Component):
+    """Say whether a WRITE or READ may touch *addr* in *space* (and write *value* there).
+
+    Combinational. Also gives the next address of a block (docs/protocol.md, WRITE and READ).
+
+    Members
+    -------
+    write : In(1)
+    space : In(8)
+    addr : In(24)
+    value : In(signed(32))
+        The value to write (ignored for reads).
+    addr_ok, value_ok : Out(1)
+    next_addr : Out(24)
+    """
+    write: In(1)
+    space: In(8)
+    addr: In(spec.ADDR_BITS)
+    value: In(signed(spec.DATA_BITS))
+    addr_ok: Out(1)
+    value_ok: Out(1)
+    next_addr: Out(spec.ADDR_BITS)
+
+    def __init__(self, n_inputs, n_neurons):
+        self.n_inputs, self.n_neurons = n_inputs, n_neurons
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        N, S = self.n_neurons, self.n_inputs + self.n_neurons
+        nb, sb = neuron_bits(N), src_bits(self.n_inputs, N)
+        addr, value = self.addr, self.value
+        low, high = Signal(signed(32)), Signal(signed(32))
+        i, hi = addr[:nb], addr[nb:]
+        index, field = addr[:sb], addr[sb:]
+        neuron_next = Mux(i == N - 1, Cat(Const(0, nb), hi + 1), addr + 1)
+        m.d.comb += [self.next_addr.eq(addr + 1),
+                     self.value_ok.eq((value >= low) & (value <= high))]
+
+        with m.Switch(self.space):
+            with m.Case(Space.WEIGHT):
+                m.d.comb += [self.addr_ok.eq((i < N) & (hi < S)), self.next_addr.eq(neuron_next)]
+                m.d.comb += Cat(low, high).eq(Cat(*_range(spec.WEIGHT_MIN, spec.WEIGHT_MAX)))
+            with m.Case(Space.NEURON):
+                m.d.comb += [self.addr_ok.eq((i < N) & (hi < len(NeuronField))),
+                             self.next_addr.eq(neuron_next)]
+                for f in NeuronField:
+                    with m.If(hi == f.value):
+                        bounds = _range(*spec.NEURON_RANGES[f.name.lower()])
+                        m.d.comb += Cat(low, high).eq(Cat(*bounds))
+            with m.Case(Space.SETTING):
+                m.d.comb += self.addr_ok.eq(addr < len(Setting))
+                for s in Setting:
+                    if s is Setting.W_EXP:
+                        bounds = _range(0, spec.W_EXP_MAX)
+                    elif s is Setting.ENABLED:
+                        bounds = _range(0, 1)
+                    else:
+                        bounds = _range(*spec.LEARNING_RANGES[s.name.lower()])
+                    with m.If(addr == s.value):
+                        m.d.comb += Cat(low, high).eq(Cat(*bounds))
+            with m.Case(Space.MASK):
+                m.d.comb += self.addr_ok.eq((addr < S) | ((field == 1) & (index < N)))
+                m.d.comb += Cat(low, high).eq(Cat(*_range(0, 1)))
+            with m.Case(Space.STATE):
+                neuron_field = ((field == StateField.U.value) | (field == StateField.V.value)
+                                | (field == StateField.REF.value) | (field == StateField.Y.value)
+                                | (field == StateField.SPIKED.value))
+                m.d.comb += self.addr_ok.eq(~self.write & (
+                    (neuron_field & (index < N)) | ((field == StateField.X.value) & (index < S))))
+            with m.Case(Space.COUNTER):
+                m.d.comb += self.addr_ok.eq(~self.write & (addr < 4))
+        return m
+
+
+class Link(wiring.Component):
+    """Serve docs/protocol.md: decode frames, execute them on the core, send the replies.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons, lanes : int
+        The core's geometry (reported by IDENTIFY and used to check addresses and records).
+    clk_hz, baud, rx_window : int
+        Reported by IDENTIFY.
+
+    Members
+    -------
+    rx : In(stream.Signature(RxByte))
+        Received bytes (from the receive FIFO).
+    tx : Out(stream.Signature(8))
+        Bytes to send.
+    core : Out(CoreSignature)
+        The core's control and step interfaces, driven from this side.
+    frame_error : Out(1)
+        Pulses when a frame is rejected at the frame level (bad COBS, CRC or length).
+    """
+
+    def __init__(self, n_inputs, n_neurons, lanes, clk_hz, baud, rx_window):
+        self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
+        self.identify = identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window)
+        super().__init__({
+            "rx": In(stream.Signature(RxByte)),
+            "tx": Out(stream.Signature(8)),
+            "core": In(CoreSignature(n_inputs, n_neurons)),
+            "frame_error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n_in, N = self.n_inputs, self.n_neurons
+        PL = spec.MAX_PAYLOAD
+        in_index_bytes = 1 if n_in <= 256 else 2
+        in_bitmap = (n_in + 7) // 8
+        out_index_bytes = 1 if N <= 256 else 2
+        out_bitmap = (N + 7) // 8
+        max_steps = max_run_steps(N)
+        core = self.core
+
+        m.submodules.decoder = dec = CobsDecoder()
+        m.submodules.encoder = enc = CobsEncoder()
+        m.submodules.check = chk = AccessCheck(n_in, N)
+        wiring.connect(m, flipped(self.rx), dec.i)
+        wiring.connect(m, enc.o, flipped(self.tx))
+
+        m.submodules.frame = frame_mem = Memory(shape=8, depth=PL, init=[])
+        m.submodules.reply = reply_mem = Memory(shape=8, depth=2 * PL, init=[])
+        f_wr, f_rd = frame_mem.write_port(), frame_mem.read_port(transparent_for=())
+        r_wr = reply_mem.write_port()
+        r_rd = reply_mem.read_port(transparent_for=())
+
+        # --- Receiver: decoded bytes into the frame buffer, CRC and length on the way -------
+        f_len = Signal(range(PL + 4))           # saturates at PL + 3 (too long)
+        f_crc = Signal(16, init=spec.CRC_INIT)
+        f_seq, f_cmd = Signal(8), Signal(8)
+        f_ready = Signal()                      # a complete frame waits in the buffer
+        f_status = Signal(Status)
+        f_release = Signal()                    # the executor is done with the frame
+
+        d = dec.o.payload
+        m.d.comb += dec.o.ready.eq(~f_ready)
+        with m.If(dec.o.valid & ~f_ready):
+            with m.If(~d.end):
+                m.d.comb += [f_wr.addr.eq(f_len), f_wr.data.eq(d.data), f_wr.en.eq(f_len < PL)]
+                m.d.sync += f_crc.eq(crc16_update(f_crc, d.data))
+                with m.If(f_len < PL + 3):
+                    m.d.sync += f_len.eq(f_len + 1)
+                with m.If(f_len == 0):
+                    m.d.sync += f_seq.eq(d.data)
+                with m.If(f_len == 1):
+                    m.d.sync += f_cmd.eq(d.data)
+            with m.Elif((f_len != 0) | d.error):
+                m.d.sync += f_ready.eq(1)
+                with m.If(d.error):
+                    m.d.sync += f_status.eq(Status.BAD_FRAME)
+                with m.Elif((f_len < 4) | (f_len > PL + 2)):
+                    m.d.sync += f_status.eq(Status.BAD_LENGTH)
+                with m.Elif(f_crc != 0):
+                    m.d.sync += f_status.eq(Status.BAD_CRC)
+                with m.Else():
+                    m.d.sync += f_status.eq(Status.OK)
+        with m.If(f_release):
+            m.d.sync += [f_ready.eq(0), f_len.eq(0), f_crc.eq(spec.CRC_INIT), f_seq.eq(0),
+                         f_cmd.eq(0)]
+        plen = f_len - 2                        # payload bytes (CRC excluded)
+
+        # --- Sender: a reply buffer, CRC appended, into the encoder --------------------------
+        s_busy = Signal()
+        s_buf = Signal()
+        s_len = Signal(PAYLOAD_BITS)
+        s_ptr = Signal(PAYLOAD_BITS)
+        s_crc = Signal(16)
+        s_start = Signal()                      # executor: send buffer x_send_buf, x_send_len
+        x_send_buf = Signal()
+        x_send_len = Signal(PAYLOAD_BITS)
+        s_adv = Signal()
+        m.d.comb += r_rd.addr.eq(Cat(Mux(s_adv, s_ptr + 1, s_ptr)[:BUFFER_BITS], s_buf))
+        with m.FSM(name="sender"):
+            with m.State("IDLE"):
+                with m.If(s_start):
+                    m.d.sync += [s_buf.eq(x_send_buf), s_len.eq(x_send_len), s_ptr.eq(0),
+                                 s_crc.eq(spec.CRC_INIT), s_busy.eq(1)]
+                    m.next = "PRIME"
+            with m.State("PRIME"):
+                m.next = "BYTES"
+            with m.State("BYTES"):
+                m.d.comb += [enc.i.valid.eq(1), enc.i.payload.data.eq(r_rd.data)]
+                with m.If(enc.i.ready):
+                    m.d.comb += s_adv.eq(1)
+                    m.d.sync += [s_ptr.eq(s_ptr + 1), s_crc.eq(crc16_update(s_crc, r_rd.data))]
+                    with m.If(s_ptr == s_len - 1):
+                        m.next = "CRC_HI"
+            with m.State("CRC_HI"):
+                m.d.comb += [enc.i.valid.eq(1), enc.i.payload.data.eq(s_crc[8:])]
+                with m.If(enc.i.ready):
+                    m.next = "CRC_LO"
+            with m.State("CRC_LO"):
+                m.d.comb += [enc.i.valid.eq(1), enc.i.payload.data.eq(s_crc[:8]),
+                             enc.i.payload.last.eq(1)]
+                with m.If(enc.i.ready):
+                    m.d.sync += s_busy.eq(0)
+                    m.next = "IDLE"
+
+        # --- Executor ------------------------------------------------------------------------
+        # Sequence state (docs/protocol.md, "Sequence and retransmission").
+        last_seq, have_last = Signal(8), Signal()
+        expect, expect_valid = Signal(8), Signal()
+        kept = Signal()                         # the reply buffer holding the last reply
+        kept_len = Signal(PAYLOAD_BITS)
+        target = ~kept                          # where new replies are written
+        remember = Signal()
+
+        # Reading the frame: f_rd.data is frame[rp]; `adv` moves to the next byte.
+        rp = Signal(PAYLOAD_BITS + 1)
+        adv = Signal()
+        byte = f_rd.data
+        m.d.comb += f_rd.addr.eq(Mux(adv, rp + 1, rp))
+        with m.If(adv):
+            m.d.sync += rp.eq(rp + 1)
+        at_end = rp >= plen
+
+        # Writing the reply: at wp unless a state says otherwise.
+        wp = Signal(PAYLOAD_BITS)
+        w_addr = Signal(PAYLOAD_BITS)
+        w_data = Signal(8)
+        w_en = Signal()
+        m.d.comb += [w_addr.eq(wp), r_wr.addr.eq(Cat(w_addr[:BUFFER_BITS], target)),
+                     r_wr.data.eq(w_data), r_wr.en.eq(w_en)]
+
+        # Command header (bytes 2 … 8) and the error to report.
+        hdr = Signal(7 * 8)
+        hcount = Signal(range(8))
+        h_space, h_addr = hdr[0:8], hdr[8:32]
+        h_count, h_width = hdr[32:48], hdr[48:56]
+        h_flags, h_steps = hdr[0:8], hdr[0:16]
+        count_width = Signal(19)
+        m.d.comb += count_width.eq(h_count * h_width[:3])
+        width_ok = (h_width >= 1) & (h_width <= 4) & (h_count != 0)
+        e_status = Signal(Status)
+        e_pos = Signal(16)
+        e_has_pos = Signal()
+
+        # Block walking (WRITE, READ): position, address, value being assembled.
+        pos = Signal(16)
+        cur_addr = Signal(spec.ADDR_BITS)
+        k = Signal(3)                           # byte of the value
+        val = Signal(32)
+        value_now = Signal(32)                  # val with this byte in place
+        value_sext = Signal(signed(32))
+        m.d.comb += value_now.eq(val | (byte << (k * 8))[:32])
+        with m.Switch(h_width):
+            for w in (1, 2, 3):
+                with m.Case(w):
+                    m.d.comb += value_sext.eq(value_now[:8 * w].as_signed())
+            with m.Default():
+                m.d.comb += value_sext.eq(value_now.as_signed())
+        last_byte = k == h_width - 1
+        last_pos = pos == h_count - 1
+        m.d.comb += [chk.space.eq(h_space), chk.addr.eq(cur_addr), chk.value.eq(value_sext)]
+
+        # Control accesses to the core.
+        ctl = Signal(CtlCommand)
+        rsp = Signal(spec.DATA_BITS)
+        m.d.comb += core.ctl_cmd.payload.eq(ctl)
+
+        # IDENTIFY data.
+        ident = Array(Const(b, 8) for b in self.identify)
+
+        # RUN: record parsing (check and feed) and spike records (collect).
+        r_step = Signal(16)                     # records parsed (check) / fed (feed)
+        r_left = Signal(16)                     # bytes left in the record; 0: a header is next
+        r_mode = Signal(2)                      # HEADER, SPARSE, BITMAP
+        HEADER, SPARSE, BITMAP = 0, 1, 2
+        r_lo = Signal(8)                        # low byte of a two-byte index
+        r_half = Signal()                       # the low byte is in r_lo
+        r_bad = Signal()
+        r_bad_step = Signal(16)
+        r_base = Signal(range(in_bitmap * 8 + 8))   # input index of bit 0 of this bitmap byte
+        r_bits = Signal(8)                      # bits of this bitmap byte not yet fed
+        r_bits_loaded = Signal()
+        feed_done = Signal()
+
+        c_step = Signal(16)
+        c_rec = Signal(PAYLOAD_BITS)            # where this step's record starts
+        c_count = Signal(range(N + 1))
+        c_pos = Signal(PAYLOAD_BITS + 2)        # where the next sparse index byte goes
+        c_bitmap = Signal(out_bitmap * 8)
+        c_hi_pending = Signal()                 # a two-byte index's high byte is still to write
+        c_hi = Signal(8)
+        c_k = Signal(range(out_bitmap + 1))
+        c_flush = Signal()                      # writing the bitmap of the finished step
+        collect_done = Signal()
+
+        def error(status, position=None):
+            m.d.sync += [e_status.eq(status), e_has_pos.eq(position is not None)]
+            if position is not None:
+                m.d.sync += e_pos.eq(position)
+            m.next = "ERROR"
+
+        def start_reading(at, next_state):
+            m.d.sync += rp.eq(at)
+            m.d.sync += ret.eq(next_state)
+            m.next = "PRIME"
+
+        ret = Signal(8)
+        states = {}
+
+        def state_code(name):
+            return states.setdefault(name, len(states))
+
+        m.d.comb += self.frame_error.eq(0)
+        with m.FSM(name="executor"):
+            with m.State("IDLE"):
+                m.d.sync += [wp.eq(0), remember.eq(0)]
+                busy_target = s_busy & (s_buf == target)
+                with m.If(f_ready & ~busy_target):
+                    with m.If(f_status != Status.OK):
+                        m.d.comb += self.frame_error.eq(1)
+                        m.d.sync += [e_status.eq(f_status), e_has_pos.eq(0)]
+                        m.next = "ERROR"
+                    with m.Elif(f_cmd == Command.IDENTIFY):
+                        m.d.sync += [have_last.eq(0), expect.eq(f_seq + 1), expect_valid.eq(1)]
+                        with m.If(plen != 2):
+                            error(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += hcount.eq(0)
+                            m.next = "IDENTIFY"
+                    with m.Elif(have_last & (f_seq == last_seq)):
+                        m.next = "RESEND"
+                    with m.Elif(expect_valid & (f_seq != expect)):
+                        error(Status.OUT_OF_ORDER)
+                    with m.Else():
+                        m.d.sync += [remember.eq(1), hcount.eq(0), rp.eq(2)]
+                        m.next = "HDR_PRIME"
+
+            with m.State("HDR_PRIME"):
+                m.next = "HDR"
+            with m.State("HDR"):
+                # Bytes 2 … 8 (past the payload's end they are junk; the checks say so).
+                m.d.comb += adv.eq(1)
+                m.d.sync += [hdr.eq(Cat(hdr[8:], byte)), hcount.eq(hcount + 1)]
+                with m.If(hcount == 6):
+                    m.next = "DISPATCH"
+
+            with m.State("DISPATCH"):
+                m.d.sync += [pos.eq(0), cur_addr.eq(h_addr), k.eq(0), val.eq(0)]
+                with m.Switch(f_cmd):
+                    with m.Case(Command.WRITE):
+                        with m.If(~width_ok | (plen != 9 + count_width)):
+                            error(Status.BAD_LENGTH)
+                        with m.Else():
+                            start_reading(9, state_code("W_CHECK"))
+                    with m.Case(Command.READ):
+                        with m.If(~width_ok | (plen != 9) | (count_width > PL - 2)):
+                            error(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.next = "R_CHECK"
+                    with m.Case(Command.RESET):
+                        with m.If(plen != 3):
+                            error(Status.BAD_LENGTH)
+                        with m.Elif(h_flags[2:] != 0):
+                            error(Status.BAD_VALUE, 0)
+                        with m.Else():
+                            m.next = "RESET_STATE"
+                    with m.Case(Command.RUN):
+                        with m.If((plen < 4) | (h_steps > max_steps)):
+                            error(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [r_step.eq(0), r_left.eq(0), r_mode.eq(HEADER),
+                                         r_half.eq(0), r_bad.eq(0)]
+                            start_reading(4, state_code("RUN_CHECK"))
+                    with m.Default():
+                        error(Status.UNKNOWN_COMMAND)
+
+            with m.State("PRIME"):
+                # One clock for the frame buffer to read the byte at the new rp.
+                with m.Switch(ret):
+                    for name in ("W_CHECK", "W_APPLY", "RUN_CHECK"):
+                        with m.Case(state_code(name)):
+                            m.next = name
+
+            # --- WRITE ---
+            with m.State("W_CHECK"):
+                m.d.comb += [adv.eq(1), chk.write.eq(1)]
+                m.d.sync += [val.eq(value_now), k.eq(k + 1)]
+                with m.If(last_byte):
+                    m.d.sync += [val.eq(0), k.eq(0), pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                    with m.If(~chk.addr_ok):
+                        error(Status.BAD_ADDRESS, pos)
+                    with m.Elif(~chk.value_ok):
+                        error(Status.BAD_VALUE, pos)
+                    with m.Elif(last_pos):
+                        m.d.sync += [pos.eq(0), cur_addr.eq(h_addr)]
+                        start_reading(9, state_code("W_APPLY"))
+            with m.State("W_APPLY"):
+                m.d.comb += adv.eq(1)
+                m.d.sync += [val.eq(value_now), k.eq(k + 1)]
+                with m.If(last_byte):
+                    m.d.sync += [val.eq(0), k.eq(0),
+                                 ctl.write.eq(1), ctl.space.eq(h_space), ctl.addr.eq(cur_addr),
+                                 ctl.data.eq(value_sext)]
+                    m.next = "W_CTL"
+            with m.State("W_CTL"):
+                m.d.comb += core.ctl_cmd.valid.eq(1)
+                with m.If(core.ctl_cmd.ready):
+                    m.next = "W_RSP"
+            with m.State("W_RSP"):
+                m.d.comb += core.ctl_rsp.ready.eq(1)
+                with m.If(core.ctl_rsp.valid):
+                    m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                    with m.If(last_pos):
+                        m.next = "OK"
+                    with m.Else():
+                        m.next = "W_APPLY"
+
+            # --- READ ---
+            with m.State("R_CHECK"):
+                m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                with m.If(~chk.addr_ok):
+                    error(Status.BAD_ADDRESS, pos)
+                with m.Elif(last_pos):
+                    m.d.sync += [pos.eq(0), cur_addr.eq(h_addr)]
+                    m.next = "R_HEAD"
+            with m.State("R_HEAD"):
+                m.d.comb += [w_data.eq(Mux(wp == 0, f_seq, Status.OK)), w_en.eq(1)]
+                m.d.sync += wp.eq(wp + 1)
+                with m.If(wp == 1):
+                    m.next = "R_CTL"
+            with m.State("R_CTL"):
+                m.d.comb += [core.ctl_cmd.valid.eq(1),
+                             core.ctl_cmd.payload.write.eq(0),
+                             core.ctl_cmd.payload.space.eq(h_space),
+                             core.ctl_cmd.payload.addr.eq(cur_addr)]
+                with m.If(core.ctl_cmd.ready):
+                    m.next = "R_RSP"
+            with m.State("R_RSP"):
+                m.d.comb += core.ctl_rsp.ready.eq(1)
+                with m.If(core.ctl_rsp.valid):
+                    m.d.sync += [rsp.eq(core.ctl_rsp.payload), k.eq(0)]
+                    m.next = "R_BYTES"
+            with m.State("R_BYTES"):
+                m.d.comb += [w_data.eq(rsp.word_select(k[:2], 8)), w_en.eq(1)]
+                m.d.sync += [wp.eq(wp + 1), k.eq(k + 1)]
+                with m.If(last_byte):
+                    m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                    with m.If(last_pos):
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.next = "R_CTL"
+
+            # --- RESET ---
+            with m.State("RESET_STATE"):
+                m.d.sync += [ctl.write.eq(1), ctl.space.eq(Space.CONTROL), ctl.data.eq(0)]
+                with m.If(h_flags[0]):
+                    m.d.sync += [ctl.addr.eq(Control.RESET), h_flags[0].eq(0)]
+                    m.next = "RESET_CTL"
+                with m.Elif(h_flags[1]):
+                    m.d.sync += [ctl.addr.eq(Control.CLEAR_COUNTERS), h_flags[1].eq(0)]
+                    m.next = "RESET_CTL"
+                with m.Else():
+                    m.next = "OK"
+            with m.State("RESET_CTL"):
+                m.d.comb += core.ctl_cmd.valid.eq(1)
+                with m.If(core.ctl_cmd.ready):
+                    m.next = "RESET_RSP"
+            with m.State("RESET_RSP"):
+                m.d.comb += core.ctl_rsp.ready.eq(1)
+                with m.If(core.ctl_rsp.valid):
+                    m.next = "RESET_STATE"
+
+            # --- IDENTIFY ---
+            with m.State("IDENTIFY"):
+                m.d.comb += w_en.eq(1)
+                m.d.sync += wp.eq(wp + 1)
+                with m.If(wp == 0):
+                    m.d.comb += w_data.eq(f_seq)
+                with m.Elif(wp == 1):
+                    m.d.comb += w_data.eq(Status.OK)
+                with m.Else():
+                    m.d.comb += w_data.eq(ident[wp - 2])
+                with m.If(wp == 1 + len(self.identify)):
+                    m.next = "FINISH"
+
+            # --- RUN: check every record, then feed and collect side by side ---
+            with m.State("RUN_CHECK"):
+                with m.If(r_step == h_steps):
+                    with m.If(rp != plen):
+                        error(Status.BAD_LENGTH)
+                    with m.Elif(h_steps == 0):
+                        error(Status.BAD_VALUE, 0)
+                    with m.Elif(r_bad):
+                        error(Status.BAD_VALUE, r_bad_step)
+                    with m.Else():
+                        m.next = "RUN_HEAD"
+                with m.Elif(at_end):
+                    error(Status.BAD_LENGTH)
+                with m.Else():
+                    m.d.comb += adv.eq(1)
+                    bad = Signal()
+                    record_done = Signal()
+                    with m.Switch(r_mode):
+                        with m.Case(HEADER):
+                            with m.If(byte == spec.RECORD_BITMAP):
+                                m.d.sync += [r_mode.eq(BITMAP), r_left.eq(in_bitmap)]
+                            with m.Elif(byte == 0):
+                                m.d.comb += record_done.eq(1)
+                            with m.Else():
+                                m.d.sync += [r_mode.eq(SPARSE),
+                                             r_left.eq(byte * in_index_bytes)]
+                        with m.Case(SPARSE):
+                            m.d.sync += r_left.eq(r_left - 1)
+                            m.d.comb += record_done.eq(r_left == 1)
+                            if in_index_bytes == 1:
+                                m.d.comb += bad.eq(byte >= n_in)
+                            else:
+                                m.d.sync += [r_lo.eq(byte), r_half.eq(~r_half)]
+                                m.d.comb += bad.eq(r_half & (Cat(r_lo, byte) >= n_in))
+                        with m.Case(BITMAP):
+                            m.d.sync += r_left.eq(r_left - 1)
+                            m.d.comb += record_done.eq(r_left == 1)
+                            if n_in % 8:
+                                pad = 0xff & ~((1 << (n_in % 8)) - 1)
+                                m.d.comb += bad.eq((r_left == 1) & ((byte & pad) != 0))
+                    with m.If(bad & ~r_bad):
+                        m.d.sync += [r_bad.eq(1), r_bad_step.eq(r_step)]
+                    with m.If(record_done):
+                        m.d.sync += [r_step.eq(r_step + 1), r_mode.eq(HEADER)]
+
+            with m.State("RUN_HEAD"):
+                m.d.comb += [w_data.eq(Mux(wp == 0, f_seq, Status.OK)), w_en.eq(1)]
+                m.d.sync += wp.eq(wp + 1)
+                with m.If(wp == 1):
+                    m.d.sync += [r_step.eq(0), r_left.eq(0), r_mode.eq(HEADER), r_half.eq(0),
+                                 r_bits_loaded.eq(0), feed_done.eq(0),
+                                 c_step.eq(0), c_rec.eq(2), c_count.eq(0), c_pos.eq(3),
+                                 c_bitmap.eq(0), c_hi_pending.eq(0), c_flush.eq(0),
+                                 collect_done.eq(0), rp.eq(4)]
+                    m.next = "RUN_PRIME"
+            with m.State("RUN_PRIME"):
+                m.next = "RUN"
+            with m.State("RUN"):
+                self._feed(m, byte, adv, core.step_in, h_steps, r_step, r_left, r_mode, r_lo,
+                           r_half, r_base, r_bits, r_bits_loaded, feed_done, in_index_bytes,
+                           in_bitmap)
+                self._collect(m, core.spike_out, h_steps, c_step, c_rec, c_count, c_pos,
+                              c_bitmap, c_hi_pending, c_hi, c_k, c_flush, collect_done,
+                              w_addr, w_data, w_en, out_index_bytes, out_bitmap)
+                with m.If(collect_done):
+                    m.d.sync += wp.eq(c_rec)
+                    m.next = "FINISH"
+
+            # --- Replies ---
+            with m.State("OK"):
+                m.d.comb += [w_data.eq(Mux(wp == 0, f_seq, Status.OK)), w_en.eq(1)]
+                m.d.sync += wp.eq(wp + 1)
+                with m.If(wp == 1):
+                    m.next = "FINISH"
+            with m.State("ERROR"):
+                m.d.comb += w_en.eq(1)
+                m.d.sync += wp.eq(wp + 1)
+                with m.Switch(wp):
+                    with m.Case(0):
+                        m.d.comb += w_data.eq(f_seq)
+                    with m.Case(1):
+                        m.d.comb += w_data.eq(e_status)
+                        with m.If(~e_has_pos):
+                            m.next = "FINISH"
+                    with m.Case(2):
+                        m.d.comb += w_data.eq(e_pos[:8])
+                    with m.Default():
+                        m.d.comb += w_data.eq(e_pos[8:])
+                        m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.comb += [s_start.eq(~s_busy), x_send_buf.eq(target), x_send_len.eq(wp)]
+                with m.If(~s_busy):
+                    m.d.comb += f_release.eq(1)
+                    with m.If(remember):
+                        m.d.sync += [kept.eq(target), kept_len.eq(wp), have_last.eq(1),
+                                     last_seq.eq(f_seq), expect.eq(f_seq + 1),
+                                     expect_valid.eq(1)]
+                    m.next = "IDLE"
+            with m.State("RESEND"):
+                m.d.comb += [s_start.eq(~s_busy), x_send_buf.eq(kept), x_send_len.eq(kept_len)]
+                with m.If(~s_busy):
+                    m.d.comb += f_release.eq(1)
+                    m.next = "IDLE"
+        return m
+
+    @staticmethod
+    def _feed(m, byte, adv, step_in, steps, step, left, mode, lo, half, base, bits, loaded,
+              done, index_bytes, bitmap_bytes):
+        """Stream the checked input records into the core, one index a clock at best."""
+        HEADER, SPARSE, BITMAP = 0, 1, 2
+        beat = step_in.payload
+        with m.If(~done):
+            with m.If(step == steps):
+                m.d.sync += done.eq(1)
+            with m.Else():
+                with m.Switch(mode):
+                    with m.Case(HEADER):
+                        with m.If(byte == spec.RECORD_BITMAP):
+                            m.d.comb += adv.eq(1)
+                            m.d.sync += [mode.eq(BITMAP), left.eq(bitmap_bytes), base.eq(0),
+                                         loaded.eq(0)]
+                        with m.Elif(byte == 0):
+                            m.d.comb += [step_in.valid.eq(1), beat.end.eq(1)]
+                            with m.If(step_in.ready):
+                                m.d.comb += adv.eq(1)
+                                m.d.sync += step.eq(step + 1)
+                        with m.Else():
+                            m.d.comb += adv.eq(1)
+                            m.d.sync += [mode.eq(SPARSE), left.eq(byte * index_bytes)]
+                    with m.Case(SPARSE):
+                        with m.If(left == 0):
+                            m.d.comb += [step_in.valid.eq(1), beat.end.eq(1)]
+                            with m.If(step_in.ready):
+                                m.d.sync += [step.eq(step + 1), mode.eq(HEADER)]
+                        if index_bytes == 2:
+                            with m.Elif(~half):
+                                m.d.comb += adv.eq(1)
+                                m.d.sync += [lo.eq(byte), half.eq(1), left.eq(left - 1)]
+                            with m.Else():
+                                m.d.comb += [step_in.valid.eq(1), beat.index.eq(Cat(lo, byte))]
+                                with m.If(step_in.ready):
+                                    m.d.comb += adv.eq(1)
+                                    m.d.sync += [half.eq(0), left.eq(left - 1)]
+                        else:
+                            with m.Else():
+                                m.d.comb += [step_in.valid.eq(1), beat.index.eq(byte)]
+                                with m.If(step_in.ready):
+                                    m.d.comb += adv.eq(1)
+                                    m.d.sync += left.eq(left - 1)
+                    with m.Case(BITMAP):
+                        lowest = Signal(3)
+                        for b in reversed(range(8)):
+                            with m.If(bits[b]):
+                                m.d.comb += lowest.eq(b)
+                        with m.If(left == 0):
+                            m.d.comb += [step_in.valid.eq(1), beat.end.eq(1)]
+                            with m.If(step_in.ready):
+                                m.d.sync += [step.eq(step + 1), mode.eq(HEADER)]
+                        with m.Elif(~loaded):
+                            m.d.sync += [bits.eq(byte), loaded.eq(1)]
+                        with m.Elif(bits != 0):
+                            m.d.comb += [step_in.valid.eq(1), beat.index.eq(base + lowest)]
+                            with m.If(step_in.ready):
+                                m.d.sync += bits.eq(bits & (bits - 1))
+                        with m.Else():
+                            m.d.comb += adv.eq(1)
+                            m.d.sync += [loaded.eq(0), base.eq(base + 8), left.eq(left - 1)]
+
+    @staticmethod
+    def _collect(m, spike_out, steps, step, rec, count, wpos, bitmap, hi_pending, hi, k, flush,
+                 done, w_addr, w_data, w_en, index_bytes, bitmap_bytes):
+        """Write each step's spikes into the reply as one record, sparse or bitmap."""
+        beat = spike_out.payload
+        sparse_room = (count + 1) * index_bytes < bitmap_bytes
+        with m.If(~done):
+            with m.If(step == steps):
+                m.d.sync += done.eq(1)
+            with m.Elif(flush):
+                # The bitmap record of the finished step: header, then its bytes.
+                m.d.comb += [w_addr.eq(rec + k), w_en.eq(1),
+                             w_data.eq(Mux(k == 0, spec.RECORD_BITMAP,
+                                           bitmap.word_select((k - 1)[:len(k)], 8)))]
+                m.d.sync += k.eq(k + 1)
+                with m.If(k == bitmap_bytes):
+                    m.d.sync += [flush.eq(0), rec.eq(rec + 1 + bitmap_bytes),
+                                 wpos.eq(rec + 2 + bitmap_bytes), bitmap.eq(0), count.eq(0),
+                                 step.eq(step + 1)]
+            with m.Elif(hi_pending):
+                m.d.comb += [w_addr.eq(wpos), w_data.eq(hi), w_en.eq(1)]
+                m.d.sync += [wpos.eq(wpos + 1), hi_pending.eq(0)]
+            with m.Else():
+                m.d.comb += spike_out.ready.eq(1)
+                with m.If(spike_out.valid):
+                    with m.If(beat.end):
+                        with m.If((count <= spec.RECORD_BITMAP - 1)
+                                  & (count * index_bytes < bitmap_bytes)):
+                            m.d.comb += [w_addr.eq(rec), w_data.eq(count), w_en.eq(1)]
+                            m.d.sync += [rec.eq(wpos), wpos.eq(wpos + 1), bitmap.eq(0),
+                                         count.eq(0), step.eq(step + 1)]
+                        with m.Else():
+                            m.d.sync += [flush.eq(1), k.eq(0)]
+                    with m.Else():
+                        m.d.sync += [bitmap.bit_select(beat.index, 1).eq(1), count.eq(count + 1)]
+                        with m.If(sparse_room & (count < spec.RECORD_BITMAP - 1)):
+                            index = beat.index.as_unsigned()
+                            m.d.comb += [w_addr.eq(wpos), w_data.eq(index[:8]), w_en.eq(1)]
+                            m.d.sync += wpos.eq(wpos + 1)
+                            if index_bytes == 2:
+                                m.d.sync += [hi.eq(index[8:16]), hi_pending.eq(1)]

@@ -1,0 +1,104 @@
+"""The top level that the boards and the virtual board both instantiate: core, link and UART.
+
+``rx``/``tx`` are the UART lines; everything else (a PLL, the pin synchronizer, LEDs) is the
+board's (``spikecore.boards.top``), and the virtual board (``spikecore.sim``) drives the same
+two lines from its harness. What the virtual board verifies is therefore what runs.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from .. import spec
+from .core import Core
+from .link import Link
+from .uart import UartRx, UartTx, check_divisor
+
+__all__ = ["Top", "default_lanes"]
+
+
+def default_lanes(n_neurons, most=16):
+    """Return the largest power of two that divides *n_neurons*, at most *most*."""
+    lanes = 1
+    while lanes * 2 <= most and n_neurons % (lanes * 2) == 0:
+        lanes *= 2
+    return lanes
+
+
+class Top(wiring.Component):
+    """A spikecore core behind its UART link (docs/protocol.md).
+
+    Parameters
+    ----------
+    n_inputs, n_neurons : int
+        The geometry.
+    lanes : int or None
+        Synapses per clock (None: ``default_lanes(n_neurons)``).
+    divisor : int
+        Clock cycles per UART bit (>= 4).
+    clk_hz : int
+        The clock frequency, reported by IDENTIFY (with the baud rate ``clk_hz // divisor``).
+    weight_ports : int
+        Ports per weight bank (``spikecore.hw.core.Core``): 1 for single-port RAM.
+    rx_window : int
+        Bytes of the receive FIFO, reported by IDENTIFY as the host's window.
+
+    Members
+    -------
+    rx : In(1)
+        UART into the device, idle high, synchronous to the clock.
+    tx : Out(1)
+        UART out of the device, idle high.
+    spike : Out(1)
+        Pulses when a neuron spikes (for an LED).
+    """
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    spike: Out(1)
+
+    def __init__(self, n_inputs, n_neurons, lanes=None, *, divisor, clk_hz, weight_ports=2,
+                 rx_window=spec.RX_WINDOW):
+        if lanes is None:
+            lanes = default_lanes(n_neurons) if isinstance(n_neurons, int) else 1
+        check_divisor(divisor)
+        for name, value, low, high in (("clk_hz", clk_hz, 1, (1 << 32) - 1),
+                                       ("rx_window", rx_window, 2 * (spec.MAX_PAYLOAD + 8),
+                                        (1 << 16) - 1)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer, not {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in [{low}, {high}], not {value}")
+        self.core = Core(n_inputs, n_neurons, lanes, weight_ports=weight_ports)
+        self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
+        self.divisor, self.clk_hz, self.rx_window = divisor, clk_hz, rx_window
+        self.baud = clk_hz // divisor
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        m.submodules.uart_rx = urx = UartRx(self.divisor)
+        m.submodules.uart_tx = utx = UartTx(self.divisor)
+        m.submodules.rx_fifo = rxf = fifo.SyncFIFOBuffered(width=9, depth=self.rx_window)
+        m.submodules.link = link = Link(self.n_inputs, self.n_neurons, self.lanes,
+                                        clk_hz=self.clk_hz, baud=self.baud,
+                                        rx_window=self.rx_window)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+
+        # Received bytes into the FIFO. A byte that finds it full is lost; the next one that
+        # fits is marked as a framing error, so the frame it belongs to is rejected.
+        lost = Signal()
+        m.d.comb += [rxf.w_data.eq(urx.data.payload), rxf.w_en.eq(urx.data.valid)]
+        with m.If(urx.data.valid):
+            with m.If(rxf.w_rdy):
+                m.d.comb += rxf.w_data[8].eq(urx.data.payload.ferr | lost)
+                m.d.sync += lost.eq(0)
+            with m.Else():
+                m.d.sync += lost.eq(1)
+        m.d.comb += [link.rx.valid.eq(rxf.r_rdy), link.rx.payload.eq(rxf.r_data),
+                     rxf.r_en.eq(link.rx.ready)]
+        wiring.connect(m, link.tx, utx.data)
+        wiring.connect(m, link.core, core)
+        m.d.comb += self.spike.eq(core.spike_out.valid & core.spike_out.ready
+                                  & ~core.spike_out.payload.end)
+        return m
