@@ -13,6 +13,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
+from uart_bfm import LineDriver, LineMonitor
+
 PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
 DIVISOR = PARAMS.get("divisor", 4)
 
@@ -23,26 +25,17 @@ class TB:
     def __init__(self, dut):
         self.dut = dut
         self.received = []          # (byte, ferr) from the receiver's stream
-        self.sent = []              # (byte, stop bit ok) decoded from the tx line
-        self.tx_starts = []         # clock of each start bit on the tx line
-        self.clock = 0
 
     async def start(self):
         dut = self.dut
         Clock(dut.clk, 10, unit="ns").start()
-        dut.rx.value = 1
+        self.line = LineDriver(dut.clk, dut.rx, DIVISOR)
         dut.tx_data__valid.value = 0
         dut.rst.value = 1
         await ClockCycles(dut.clk, 3)
         dut.rst.value = 0
-        cocotb.start_soon(self._count())
+        self.tx_line = LineMonitor(dut.clk, dut.tx, DIVISOR)
         cocotb.start_soon(self._rx_monitor())
-        cocotb.start_soon(self._tx_monitor())
-
-    async def _count(self):
-        while True:
-            await RisingEdge(self.dut.clk)
-            self.clock += 1
 
     async def _rx_monitor(self):
         while True:
@@ -52,31 +45,8 @@ class TB:
                 word = int(self.dut.rx_data__payload.value)
                 self.received.append((word & 0xff, word >> 8))
 
-    async def _tx_monitor(self):
-        dut = self.dut
-        while True:
-            await RisingEdge(dut.clk)
-            await ReadOnly()
-            if int(dut.tx.value):
-                continue
-            self.tx_starts.append(self.clock)
-            bits = []
-            await ClockCycles(dut.clk, DIVISOR // 2)        # middle of the start bit
-            for _ in range(9):
-                await ClockCycles(dut.clk, DIVISOR)
-                await ReadOnly()
-                bits.append(int(dut.tx.value))
-            byte = sum(b << i for i, b in enumerate(bits[:8]))
-            self.sent.append((byte, bits[8]))
-            # Leave the stop bit's middle; the next start bit is at least half a bit away.
-            await RisingEdge(dut.clk)
-
-    async def line_byte(self, byte, stop=1, period=DIVISOR):
-        """Drive one 8N1 byte on rx, *period* clocks a bit."""
-        for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [stop]:
-            self.dut.rx.value = bit
-            await ClockCycles(self.dut.clk, period)
-        self.dut.rx.value = 1
+    async def line_byte(self, byte, stop=1):
+        await self.line.byte(byte, stop=stop)
 
     async def send_tx(self, byte):
         dut = self.dut
@@ -134,6 +104,7 @@ async def transmit_back_to_back(dut):
     for byte in data:
         await tb.send_tx(byte)
     await ClockCycles(dut.clk, 12 * DIVISOR)
-    assert tb.sent == [(b, 1) for b in data]
-    gaps = {b - a for a, b in zip(tb.tx_starts, tb.tx_starts[1:])}
+    assert bytes(tb.tx_line.bytes_) == bytes(data) and tb.tx_line.stop_errors == 0
+    starts = tb.tx_line.starts
+    gaps = {b - a for a, b in zip(starts, starts[1:])}
     assert gaps == {10 * DIVISOR}, f"bytes were not back to back: gaps {sorted(gaps)}"
