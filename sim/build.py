@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from amaranth.hdl import ClockDomain, DomainRenamer, Elaboratable, Module, Signal
+
 from ..toolchain import ensure_verilator, write_verilog
 
 __all__ = ["DEFAULT_DIVISOR", "DEFAULT_CLK_HZ", "cache_root", "build", "harness_path"]
@@ -37,6 +39,36 @@ VERILATOR_FLAGS = [
     "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "top", "--threads", "1",
 ]
 CXX_FLAGS = ["-O2", "-fno-stack-protector"]
+
+
+class SimTop(Elaboratable):
+    """The top level as the harness sees it: ports ``clk``, ``rst``, ``rx``, ``tx``.
+
+    ``rst`` and ``rx`` pass through a flip-flop each, as on a board (``spikecore.boards.top``
+    synchronizes the UART pin), so no logic of the design depends combinationally on an input
+    of the Verilated model.
+    """
+
+    def __init__(self, top):
+        self.top = top
+        self.clk = Signal(name="clk")
+        self.rst = Signal(name="rst")
+        self.rx = Signal(name="rx", init=1)
+        self.tx = Signal(name="tx", init=1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.inner = inner = ClockDomain("inner")
+        m.domains.pins = pins = ClockDomain("pins", reset_less=True)
+        rst, rx = Signal(init=1), Signal(init=1)
+        m.d.pins += [rst.eq(self.rst), rx.eq(self.rx)]
+        m.d.comb += [inner.clk.eq(self.clk), pins.clk.eq(self.clk), inner.rst.eq(rst)]
+        m.submodules.top = top = DomainRenamer("inner")(self.top)
+        m.d.comb += [self.top.rx.eq(rx), self.tx.eq(self.top.tx)]
+        return m
+
+    def ports(self):
+        return [self.clk, self.rst, self.rx, self.tx]
 
 
 def cache_root():
@@ -175,7 +207,8 @@ def _build_into(entry, root, make_top, params, trace, jobs, verbose):
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=root))
     try:
         top = make_top(n_inputs, n_neurons, lanes, divisor, clk_hz)
-        write_verilog(top, tmp / "top.v", name="top")
+        wrapper = SimTop(top)
+        write_verilog(wrapper, tmp / "top.v", name="top", ports=wrapper.ports())
         (tmp / "params.json").write_text(json.dumps(params, indent=2) + "\n")
         verilator = ensure_verilator()
         jobs = jobs or min(4, os.cpu_count() or 1)

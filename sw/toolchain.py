@@ -45,14 +45,15 @@ def yowasp_env():
     }
 
 
-def write_verilog(component, path, name="top"):
+def write_verilog(component, path, name="top", ports=None):
     """Convert an Amaranth ``wiring.Component`` to Verilog at *path*; return the path.
 
-    The file is rewritten only when its text changes, so that Verilator builds that depend
-    on it stay cached.
+    *ports* lists the top's ports when *component* is a plain ``Elaboratable``. The file is
+    rewritten only when its text changes, so that Verilator builds that depend on it stay
+    cached.
     """
     from amaranth.back import verilog
-    text = verilog.convert(component, name=name, emit_src=False)
+    text = verilog.convert(component, name=name, ports=ports, emit_src=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
