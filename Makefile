@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/spikecore demo --url model:// --plot raster.png
+	$(BIN)/spikecore demo --plot raster.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow" tests

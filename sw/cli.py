@@ -54,8 +54,9 @@ def cmd_demo(args):
     if args.url.startswith("sim:"):
         from .demo import N_INPUTS, N_NEURONS
         args.n_inputs, args.n_neurons = N_INPUTS, N_NEURONS
+        print("building the virtual board (once per geometry; cached) ...", flush=True)
     with _connect(args.url, args) as core:
-        run_demo(core, steps=args.steps, plot=args.plot)
+        run_demo(core, steps=args.steps, plot=args.plot, check=not args.no_check)
 
 
 def main(argv=None):
@@ -84,7 +85,11 @@ def main(argv=None):
     p.add_argument("--plot", help="write a raster plot PNG here")
     p.set_defaults(func=cmd_run, n_inputs=None, n_neurons=None)
     p = sub.add_parser("demo", help="the STDP demo (the README's main job)")
-    p.add_argument("--url", default="model://", help="where to run it (default: %(default)s)")
+    p.add_argument("--url", default="sim://",
+                   help="where to run it: sim:// (the virtual board, built on first use), "
+                        "model://, or a board's URL (default: %(default)s)")
+    p.add_argument("--no-check", action="store_true",
+                   help="do not compare the run with the golden model")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--plot", default="raster.png", help="raster plot PNG (default: %(default)s)")
     p.set_defaults(func=cmd_demo)

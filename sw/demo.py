@@ -49,11 +49,13 @@ def demo_inputs(steps, seed=0):
     return inputs
 
 
-def run_demo(core, steps=2000, plot=None, out=print):
+def run_demo(core, steps=2000, plot=None, out=print, check=True):
     """Run the demo on *core*; print a summary; write a raster plot to *plot* if given.
 
-    Returns a dict of what happened (spike count, mean pattern and background weights
-    before and after, steps/s).
+    With *check*, a core that is not the golden model is compared with it: every step's
+    spikes and the final weights must be identical. Returns a dict of what happened (spike
+    count, mean pattern and background weights before and after, steps/s, ``matches_model``
+    when checked).
     """
     net = demo_network()
     inputs = demo_inputs(steps)
@@ -84,6 +86,15 @@ def run_demo(core, steps=2000, plot=None, out=print):
         f"{result['pattern_before']:.1f} -> {result['pattern_after']:.1f}")
     out(f"  mean weight from the {N_INPUTS - PATTERN} noise inputs:   "
         f"{result['background_before']:.1f} -> {result['background_after']:.1f}")
+    if check and info.get("backend") != "model":
+        from .model import Model
+        model = Model(net)
+        same = np.array_equal(model.run(inputs), spikes) and np.array_equal(model.W, weights)
+        result["matches_model"] = same
+        out(f"  bit-exact with the golden model (spikes every step, final weights): "
+            f"{'yes' if same else 'NO'}")
+        if not same:
+            raise RuntimeError(f"the {info.get('backend')} core disagrees with the golden model")
     if plot:
         write_raster(plot, inputs, spikes, before, after)
         out(f"  raster plot: {plot}")

@@ -52,3 +52,19 @@ def test_uart_arguments():
         UartRx(3)
     with pytest.raises(TypeError, match="divisor must be an integer"):
         UartTx(4.0)
+
+
+#: (n_inputs, n_neurons, lanes): 1-byte indices with a padded bitmap; a bitmap of whole bytes.
+TOP_GEOMETRIES = [(5, 8, 2), (8, 16, 4)]
+
+
+@pytest.mark.parametrize("n_inputs,n_neurons,lanes", TOP_GEOMETRIES)
+def test_top_against_emulator(n_inputs, n_neurons, lanes):
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "lanes": lanes, "divisor": 4,
+              "clk_hz": 1_000_000, "rx_window": 4096, "seed": seed}
+    top = Top(n_inputs, n_neurons, lanes, divisor=params["divisor"], clk_hz=params["clk_hz"],
+              rx_window=params["rx_window"])
+    run_cocotb(top, "cocotb.tb_top", name=f"top_{n_inputs}x{n_neurons}_l{lanes}",
+               extra_env={"TB_PARAMS": json.dumps(params)})

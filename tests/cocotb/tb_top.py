@@ -1,0 +1,222 @@
+"""cocotb testbench of ``spikecore.hw.top.Top`` (UART, COBS, CRC, protocol engine, core).
+
+Every exchange is sent bit by bit on the rx line; the reply bytes decoded from the tx line
+must equal, byte for byte, what ``spikecore.emulator.DeviceEmulator`` (the protocol on the
+golden model) answers to the same bytes. Exchanges cover a whole load / run / read-back
+session, pipelined frames, and every error status. ``TB_PARAMS`` (JSON): ``n_inputs``,
+``n_neurons``, ``lanes``, ``divisor``, ``clk_hz``, ``rx_window``, ``seed``.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles
+
+from spikecore import spec
+from spikecore.emulator import DeviceEmulator
+from spikecore.protocol import encode_frame
+from spikecore.spec import (Command, Counter, NeuronField, Setting, Space, StateField,
+                            neuron_bits, src_bits)
+from randnet import random_network
+from uart_bfm import LineDriver, LineMonitor
+
+PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
+
+
+def code(value):
+    """Return the number of an enum member (or of a plain int, for codes that do not exist)."""
+    return getattr(value, "value", value)
+
+
+def u(value, size):
+    return int(value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+class Session:
+    """Builds request payloads with incrementing sequence numbers."""
+
+    def __init__(self, n_inputs, n_neurons, seq=0x40):
+        self.n_inputs, self.n_neurons = n_inputs, n_neurons
+        self.n_src = n_inputs + n_neurons
+        self.nb, self.sb = neuron_bits(n_neurons), src_bits(n_inputs, n_neurons)
+        self.seq = seq
+
+    def payload(self, command, args=b"", seq=None):
+        if seq is None:
+            seq, self.seq = self.seq, (self.seq + 1) & 0xff
+        return bytes([seq, code(command)]) + args
+
+    def write(self, space, addr, values, width):
+        args = bytes([code(space)]) + u(addr, 3) + u(len(values), 2) + bytes([width])
+        return self.payload(Command.WRITE, args + b"".join(u(v, width) for v in values))
+
+    def read(self, space, addr, count, width):
+        return self.payload(Command.READ, bytes([code(space)]) + u(addr, 3) + u(count, 2)
+                            + bytes([width]))
+
+    def run(self, records, steps=None):
+        steps = len(records) if steps is None else steps
+        return self.payload(Command.RUN, u(steps, 2) + b"".join(records))
+
+    def record(self, members, n, bitmap):
+        if bitmap:
+            bits = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)
+            bits[list(members)] = 1
+            return bytes([spec.RECORD_BITMAP]) + np.packbits(bits, bitorder="little").tobytes()
+        size = 1 if n <= 256 else 2
+        return bytes([len(members)]) + b"".join(u(k, size) for k in members)
+
+
+def load_frames(s, net):
+    """Return the payloads that load *net*: weights, parameters, settings, masks, reset."""
+    N = s.n_neurons
+    frames = [s.write(Space.WEIGHT, 0, net.weights.reshape(-1).tolist(), 1)]
+    for field, values, width in ((NeuronField.VTH, net.vth, 3), (NeuronField.BIAS, net.bias, 3),
+                                 (NeuronField.DU, net.du, 2), (NeuronField.DV, net.dv, 2),
+                                 (NeuronField.T_REF, net.t_ref, 1)):
+        frames.append(s.write(Space.NEURON, field.value << s.nb, values.tolist(), width))
+    lr = net.learning
+    settings = [net.w_exp, int(lr.enabled), lr.a_plus, lr.a_minus, lr.x_imp, lr.y_imp,
+                lr.x_decay, lr.y_decay, lr.w_min, lr.w_max]
+    frames.append(s.write(Space.SETTING, 0, settings, 2))
+    frames.append(s.write(Space.MASK, 0, net.plastic_src.astype(int).tolist(), 1))
+    frames.append(s.write(Space.MASK, 1 << s.sb, net.plastic_dst.astype(int).tolist(), 1))
+    frames.append(s.payload(Command.RESET, bytes([3])))
+    return frames
+
+
+def readback_frames(s):
+    """Return the payloads that read every weight, parameter, setting, mask and state."""
+    N, S = s.n_neurons, s.n_src
+    frames = [s.read(Space.WEIGHT, 0, S * N, 1),
+              s.read(Space.NEURON, 0, len(NeuronField) * (1 << s.nb), 4)
+              if N == 1 << s.nb else s.read(Space.NEURON, NeuronField.BIAS.value << s.nb, N, 4),
+              s.read(Space.SETTING, 0, len(Setting), 2),
+              s.read(Space.MASK, 0, S, 1), s.read(Space.MASK, 1 << s.sb, N, 1),
+              s.read(Space.COUNTER, Counter.STEPS_LO.value, 2, 4)]
+    for field, count, width in ((StateField.U, N, 3), (StateField.V, N, 4),
+                                (StateField.REF, N, 1), (StateField.Y, N, 1),
+                                (StateField.X, S, 1), (StateField.SPIKED, N, 1)):
+        frames.append(s.read(Space.STATE, (field.value << s.sb), count, width))
+    return frames
+
+
+def run_frames(s, rng, steps, per_frame):
+    frames = []
+    for start in range(0, steps, per_frame):
+        records = []
+        for _ in range(min(per_frame, steps - start)):
+            members = [k for k in range(s.n_inputs) if rng.random() < 0.4]
+            if members and rng.random() < 0.3:
+                members.append(rng.choice(members))      # a duplicate counts once
+                rng.shuffle(members)
+            records.append(s.record(members, s.n_inputs, bitmap=rng.random() < 0.4))
+        frames.append(s.run(records))
+    return frames
+
+
+def corrupt(wire, rng):
+    """Flip one bit of a non-delimiter byte (the frame then fails its CRC or its COBS)."""
+    wire = bytearray(wire)
+    k = rng.randrange(len(wire) - 1)
+    bit = 1 << rng.randrange(8)
+    if wire[k] ^ bit == 0:
+        bit ^= 0x03
+    wire[k] ^= bit
+    return bytes(wire)
+
+
+@cocotb.test()
+async def session_matches_emulator(dut):
+    p = PARAMS
+    n_in, N, d = p["n_inputs"], p["n_neurons"], p["divisor"]
+    rng = random.Random(p["seed"])
+    emulator = DeviceEmulator(n_in, N, lanes=p["lanes"], clk_hz=p["clk_hz"],
+                              baud=p["clk_hz"] // d, rx_window=p["rx_window"])
+    Clock(dut.clk, 10, unit="ns").start()
+    line = LineDriver(dut.clk, dut.rx, d)
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    monitor = LineMonitor(dut.clk, dut.tx, d)
+
+    async def exchange(wire, what):
+        """Send *wire*; wait for the emulator's reply bytes to come back; compare."""
+        want = emulator.feed(wire)
+        start = len(monitor.bytes_)
+        await line.send(wire)
+        budget = 20 * d * (len(want) + 4) + 400_000
+        while len(monitor.bytes_) - start < len(want) and budget > 0:
+            await ClockCycles(dut.clk, 64)
+            budget -= 64
+        await ClockCycles(dut.clk, 12 * d)      # nothing more may follow
+        got = bytes(monitor.bytes_[start:])
+        assert got == want, f"{what}: device replied {got.hex()}, emulator {want.hex()}"
+        assert monitor.stop_errors == 0
+
+    s = Session(n_in, N)
+    net = random_network(n_in, N, p["seed"], learning=True)
+    frame = encode_frame
+    await exchange(b"\x00", "a lone delimiter")
+    await exchange(frame(s.payload(Command.IDENTIFY)), "identify")
+    await exchange(b"".join(frame(f) for f in load_frames(s, net)), "load, pipelined")
+    await exchange(b"".join(frame(f) for f in run_frames(s, rng, 40, 7)), "run 40 steps")
+    await exchange(b"".join(frame(f) for f in readback_frames(s)), "read back")
+
+    # Errors, each answered, nothing applied, the next command fine.
+    good = s.write(Space.WEIGHT, 5, [1, 2, 3], 1)
+    await exchange(corrupt(frame(good), rng), "a corrupted frame")
+    await exchange(frame(s.payload(Command.READ, b"", seq=(s.seq + 5) & 0xff)), "out of order")
+    await exchange(frame(good), "the corrupted frame sent again")
+    await exchange(frame(good), "a retransmission (deduplicated)")
+    nb, sb = s.nb, s.sb
+    bad = [
+        s.write(Space.NEURON, (5 << nb), [1], 4),                              # no field 5
+        s.write(Space.NEURON, (NeuronField.DU.value << nb), [0, 1, 4096, 4097, 9], 2),
+        s.write(Space.NEURON, (NeuronField.VTH.value << nb), [-1], 4),
+        s.write(Space.WEIGHT, 0, [127, -128, 200], 2),
+        s.write(Space.SETTING, Setting.W_EXP.value, [15, 1, 0, 0, 0, 0, 0, 257], 2),
+        s.write(Space.SETTING, Setting.ENABLED.value, [2], 1),
+        s.write(Space.MASK, 1 << sb, [1] * N + [1], 1),                        # one too many
+        s.write(Space.STATE, 0, [0], 1),
+        s.write(Space.COUNTER, 0, [0], 1),
+        s.write(Space.CONTROL, 0, [0], 1),
+        s.write(9, 0, [0], 1),
+        s.payload(Command.WRITE, bytes([0, 0, 0, 0, 2, 0, 1, 5])),              # one value short
+        s.write(Space.WEIGHT, 0, [1], 5),
+        s.read(Space.CONTROL, 0, 1, 4),
+        s.read(Space.STATE, (StateField.X.value << sb) + s.n_src - 1, 2, 1),
+        s.read(Space.WEIGHT, 0, 512, 2),                                        # reply too long
+        s.read(Space.WEIGHT, 0, 0, 1),
+        s.payload(Command.RESET, bytes([4])),
+        s.payload(Command.RESET, b""),
+        s.payload(0x7f),                                                        # unknown
+        s.run([s.record([0], n_in, False), s.record([n_in], n_in, False)]),     # index too big
+        s.run([s.record([], n_in, False)], steps=2),                           # a record short
+        s.run([s.record([], n_in, False)] * 2, steps=1),                       # one too many
+        s.run([], steps=0),
+        s.run([s.record([], n_in, False)], steps=0xffff),
+    ]
+    if n_in % 8:
+        pad = bytes([spec.RECORD_BITMAP]) + bytes([0xff]) * ((n_in + 7) // 8)
+        bad.append(s.run([s.record([], n_in, False), pad]))                    # padding bit
+    for k, payload in enumerate(bad):
+        await exchange(frame(payload), f"bad command {k} ({payload.hex()})")
+    # Payloads of 1 and 0 bytes, empty frames, 1 decoded byte, a block cut short.
+    await exchange(frame(b"\x01") + frame(b"") + bytes(20) + b"\x02\x03\x00"
+                   + b"\x07\x01\x02\x00", "short and malformed")
+    await exchange(frame(bytes([s.seq, Command.RUN.value]) + bytes(spec.MAX_PAYLOAD)),
+                   "a frame longer than MAX_PAYLOAD")
+    await exchange(bytes(rng.randrange(1, 256) for _ in range(300)) + b"\x00", "garbage")
+
+    # After all that: the state is what the golden model says.
+    await exchange(b"".join(frame(f) for f in run_frames(s, rng, 20, 20)), "run 20 more")
+    await exchange(b"".join(frame(f) for f in readback_frames(s)), "read back again")
+    await exchange(frame(s.payload(Command.IDENTIFY, seq=3)), "identify again")
+    s.seq = 4
+    await exchange(frame(s.payload(Command.RESET, bytes([1]))), "reset the state")
+    await exchange(b"".join(frame(f) for f in readback_frames(s)), "read back after reset")
