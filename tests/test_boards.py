@@ -170,12 +170,24 @@ def test_small_ice40_bitstream_flow_with_standin(tmp_path):
 
 @pytest.mark.bitstream
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
+def test_small_ecp5_bitstream_with_the_real_top(tmp_path):
+    # The whole flow on the real top level (core + link + UART). Timing is not asserted:
+    # the single-cycle neuron datapath closes at ~26 MHz of the 60 MHz target (docs/boards.md).
+    out = tmp_path / "ulx3s"
+    report = build("ulx3s", 8, 8, 1, out, echo=lambda *_: None)
+    _check_report(report, out, "ulx3s", (8, 8, 1))
+    assert report["top"] == "spikecore.hw.top.Top"
+    assert report["resources"]["MULT18X18D"][0] > 0       # the neuron decay multipliers
+
+
+@pytest.mark.slow
+@pytest.mark.bitstream
+@pytest.mark.xfail(strict=True, reason="core + link need 5,428 LCs of the UP5K's 5,280 even at "
+                   "8 + 8 (nextpnr: 'Failed to expand region'); the link must shrink first")
 def test_small_ice40_bitstream_with_the_real_top(tmp_path):
     out = tmp_path / "icebreaker"
     report = build("icebreaker", 8, 8, 1, out, echo=lambda *_: None)
     _check_report(report, out, "icebreaker", (8, 8, 1))
-    assert report["top"] == "spikecore.hw.top.Top"
-    assert report["timing_met"], report
 
 
 def test_vivado_boards_get_project_files_and_no_bitstream(tmp_path, capsys):
