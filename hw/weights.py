@@ -133,9 +133,11 @@ class WeightStore(wiring.Component):
             m.submodules[f"bank{bank}"] = mem
             rd, wr = mem.read_port(), mem.write_port()
             if self.single_port:
+                # One address, and no read in a clock that writes: the shape of a single-port
+                # RAM, which Yosys maps to iCE40 SPRAM (with spikecore.boards.memmap's hook).
                 shared = Signal(range(depth), name=f"addr{bank}")
                 m.d.comb += [shared.eq(Mux(en_banks[bank], wr_addrs[bank], rd_addrs[bank])),
-                             rd.addr.eq(shared), wr.addr.eq(shared)]
+                             rd.addr.eq(shared), wr.addr.eq(shared), rd.en.eq(~en_banks[bank])]
             else:
                 m.d.comb += [rd.addr.eq(rd_addrs[bank]), wr.addr.eq(wr_addrs[bank])]
             m.d.comb += [wr.data.eq(wr_banks[bank]), wr.en.eq(en_banks[bank])]
