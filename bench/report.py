@@ -38,6 +38,7 @@ def write_report(out, docs):
         lines += [_row([n, f"{v:,}"]) for n, v in rates.items()]
         lines += ["", "![model scaling](model_scaling.png)", ""]
         _plot_scaling(rates, docs / "model_scaling.png")
+    lines += _hardware_sections(r)
     for section in out.get("sections_md", []):
         lines += section
     (docs / "performance.md").write_text("\n".join(lines) + "\n")
@@ -56,3 +57,58 @@ def _plot_scaling(rates, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _hardware_sections(r):
+    lines = []
+    if "hw_cycles" in r:
+        lines += ["## Hardware time-step rate (gateware counters, virtual board)", "",
+                  "256 inputs + 256 neurons, the virtual board's lanes; the bound is synapse "
+                  "operations per step / lanes (accumulate |D|·N, plus with STDP the rows "
+                  "|D|·N and columns |S|·(inputs + N)).", "",
+                  _row(["input activity", "STDP", "cycles/step", "bound", "ratio",
+                        "spikes/step in / out", "bit-exact"]), _row(["---"] * 7)]
+        for c in r["hw_cycles"]["value"]:
+            lines.append(_row([f"{c['input_probability']:.0%}", "on" if c["learning"] else "off",
+                               f"{c['cycles_per_step']:,.0f}",
+                               f"{c['bound_cycles_per_step']:,.0f}",
+                               f"{c['cycles_per_step'] / c['bound_cycles_per_step']:.3f}",
+                               f"{c['input_spikes_per_step']:.1f} / "
+                               f"{c['output_spikes_per_step']:.1f}",
+                               "yes" if c["matches_model"] else "NO"]))
+        lines.append("")
+    if "board_steps_per_s" in r:
+        b = r["board_steps_per_s"]
+        lines += ["## Steps/s per board (fmax x cycles/step, standard workload)", "",
+                  _row(["board", "built geometry", "fmax (MHz)", "target (MHz)", "steps/s",
+                        "synaptic events/s", "vs NeuroCoreX"]), _row(["---"] * 7)]
+        for board, v in b["value"].items():
+            lines.append(_row([board, "+".join(str(x) for x in v["geometry"]), v["fmax_mhz"],
+                               v["target_mhz"], f"{v['steps_per_s']:,}",
+                               f"{v['synaptic_events_per_s']:,}", f"{v['vs_neurocorex']}x"]))
+        if not b["value"]:
+            lines.append("_No build/<board>/report.json found: run `make bitstream BOARD=...`._")
+        lines += ["", f"NeuroCoreX: ~{b['neurocorex_steps_per_s']:,} steps/s (90 neurons, "
+                  "fixed 0.96 ms steps). A board row uses the fmax of the build that is there; "
+                  "when its geometry is not 256 + 256 the rate is an estimate.", ""]
+    if "sim_end_to_end_standard" in r:
+        lines += ["## Virtual board end to end", "",
+                  f"Driver -> UART -> gateware -> spikes back: "
+                  f"{r['sim_end_to_end_standard']['value']:,} steps/s on the standard workload "
+                  f"(bit-exact with the model); the Verilated 256 + 256 top runs "
+                  f"{r['sim_harness_cycles_per_s']['value']:,} cycles/s.", ""]
+    if "link" in r:
+        v = r["link"]["value"]
+        lines += ["## Link", "",
+                  f"Loading the standard network: {v['load_wire_bytes']:,} wire bytes, "
+                  f"{v['weight_upload_payload_per_wire']:.1%} payload per wire byte, "
+                  f"{v['load_seconds_at_3_mbaud']} s at 3 Mbaud.", "",
+                  _row(["input activity", "STDP", "bytes/step to device",
+                        "bytes/step from device", "link-bound steps/s at 3 Mbaud"]),
+                  _row(["---"] * 5)]
+        for s in v["spike_streaming"]:
+            lines.append(_row([f"{s['input_probability']:.0%}", "on" if s["learning"] else "off",
+                               s["to_device_bytes_per_step"], s["from_device_bytes_per_step"],
+                               f"{s['link_steps_per_s_at_3_mbaud']:,}"]))
+        lines.append("")
+    return lines

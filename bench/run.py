@@ -80,9 +80,15 @@ def bench_model_scaling(results, quick):
                                       workload="standard recipe with n_neurons varied")
 
 
+def bench_hardware_section(results, quick):
+    from bench_hw import bench_hardware
+    bench_hardware(results, quick)
+
+
 SECTIONS = {
     "model": bench_model_vs_brian2,
     "scaling": bench_model_scaling,
+    "hardware": bench_hardware_section,
 }
 
 
