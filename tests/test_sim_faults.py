@@ -116,3 +116,76 @@ def test_client_vanishes_at_once(ref):
     raw_client(ref.board, b"\x00" * 50, linger=0, reset=True)
     ref.check_unchanged()
     ref.advance(30)
+
+
+def replies(data):
+    """Return the (seq, status, data) of every reply frame in *data*."""
+    from spikecore import protocol
+    out = []
+    for item in protocol.FrameDecoder().feed(data) or []:
+        if isinstance(item, bytes):
+            reply = protocol.parse_reply(item)
+            out.append((reply.seq, reply.status, reply.data))
+    return out
+
+
+def identify_frame(seq):
+    from spikecore import protocol
+    return protocol.encode_frame(protocol.identify_request(seq=seq))
+
+
+def test_bad_crc_is_answered_and_not_applied(ref):
+    from spikecore import protocol
+    from spikecore.spec import Space, Status
+    frame = bytearray(protocol.encode_frame(
+        protocol.write_request(Space.WEIGHT, 0, [5] * 40, 1, seq=0x21)))
+    frame[20] ^= 0x10                                 # a payload byte: the CRC fails
+    got = replies(raw_client(ref.board, b"\x00" + identify_frame(0x20) + bytes(frame),
+                             linger=0.5))
+    assert [status for _, status, _ in got] == [Status.OK, Status.BAD_CRC]
+    ref.check_unchanged()
+    ref.advance(30)
+
+
+def test_out_of_range_write_is_refused_whole(ref):
+    from spikecore import protocol
+    from spikecore.spec import NeuronField, Space, Status, neuron_bits
+    nb = neuron_bits(N_NEURONS)
+    # du of neurons 0..3; the fourth (position 3) is out of range: nothing is applied.
+    write = protocol.write_request(Space.NEURON, NeuronField.DU.value << nb,
+                                   [1, 2, 3, 4097], 2, seq=0x31)
+    weights = protocol.write_request(Space.WEIGHT, 0, [7] * 10, 4, seq=0x32)
+    weights = weights[:9] + bytes([0x00, 0x01, 0x00, 0x00]) + weights[13:]   # 256 > 127
+    got = replies(raw_client(ref.board, b"\x00" + identify_frame(0x30)
+                             + protocol.encode_frame(write) + protocol.encode_frame(weights),
+                             linger=0.5))
+    assert [(s, d) for _, s, d in got[1:]] == [(Status.BAD_VALUE, b"\x03\x00"),
+                                               (Status.BAD_VALUE, b"\x00\x00")]
+    ref.check_unchanged()
+    ref.advance(30)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 300])
+def test_client_vanishes_mid_frame(ref, cut):
+    # Half a large WRITE (no delimiter), then the client is gone; the next client's opening
+    # 0x00 ends the fragment, which is rejected and not applied.
+    from spikecore import protocol
+    from spikecore.spec import Space
+    frame = protocol.encode_frame(protocol.write_request(Space.WEIGHT, 0, [9] * 600, 1, seq=9))
+    raw_client(ref.board, frame[:cut], linger=0.05, reset=True)
+    ref.check_unchanged()
+    ref.advance(30)
+
+
+def test_truncated_frames_then_garbage(ref):
+    from spikecore import protocol
+    from spikecore.spec import Space, Status
+    run = protocol.encode_frame(protocol.write_request(Space.WEIGHT, 3, [1, 2, 3], 1, seq=0x41))
+    data = (b"\x00" + identify_frame(0x40) + run[:-5] + b"\x00" + run[4:] + b"\xff\x00"
+            + b"\x02\x02\x00")
+    got = replies(raw_client(ref.board, data, linger=0.5))
+    assert got[0][1] == Status.OK and len(got) == 5      # identify, then one per fragment
+    assert all(status in (Status.BAD_CRC, Status.BAD_FRAME, Status.BAD_LENGTH)
+               for _, status, _ in got[1:]), got
+    ref.check_unchanged()
+    ref.advance(30)
