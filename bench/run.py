@@ -65,7 +65,7 @@ def bench_model_vs_brian2(results, quick):
             print(f"brian2 {target} target failed: {exc}")
             continue
         results[f"brian2_{target}_standard"] = figure(round(rate, 1), "steps/s",
-                                                      workload="standard", spikes=spikes)
+                                                      workload="standard", spikes=int(spikes))
         results[f"model_vs_brian2_{target}"] = figure(round(model / rate, 2), "ratio")
         print(f"brian2 {target}: {rate:,.0f} steps/s; model is {model / rate:.1f}x faster")
 
@@ -97,7 +97,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="sections to run")
     args = parser.parse_args(argv)
+    path = ROOT / "bench" / "results" / "latest.json"
     results = {}
+    if args.only and path.exists():
+        # A partial run updates its sections and keeps the others' figures.
+        results = json.loads(path.read_text()).get("results", {})
     started = time.perf_counter()
     for name, section in SECTIONS.items():
         if args.only and name not in args.only:
@@ -106,7 +110,6 @@ def main(argv=None):
         section(results, args.quick)
     out = {"machine": machine_info(), "seconds": round(time.perf_counter() - started),
            "results": results}
-    path = ROOT / "bench" / "results" / "latest.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")
     from report import write_report
