@@ -112,6 +112,11 @@ def bench_hardware(results, quick):
         "what": "Verilated top, 256 + 256, idle cycles"}
     boards = {}
     for board, report in board_reports().items():
+        geometry = (report["n_inputs"], report["n_neurons"], report["lanes"])
+        if geometry != (net.n_inputs, net.n_neurons, standard["lanes"]):
+            print(f"{board}: built at {geometry}, not the virtual board's "
+                  f"{(net.n_inputs, net.n_neurons, standard['lanes'])}: no steps/s")
+            continue
         rate = report["fmax_mhz"] * 1e6 / standard["cycles_per_step"]
         boards[board] = {"fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
                          "geometry": [report["n_inputs"], report["n_neurons"], report["lanes"]],
@@ -138,3 +143,34 @@ def bench_hardware(results, quick):
                 for c in configs],
         }, "unit": "ratios, bytes, seconds",
         "what": "load() of the standard network (weights, parameters, settings, masks)"}
+
+
+#: Neuron counts of the hardware scaling sweep (256 inputs, 16 lanes, standard recipe).
+SCALING_NEURONS = (64, 128, 256, 512)
+
+
+def bench_hardware_scaling(results, quick):
+    """Cycles per step on the virtual board as n_neurons grows (10 % activity, STDP on)."""
+    _, _, spec = standard_workload()
+    steps = 100 if quick else 300
+    sweep = {}
+    for n in SCALING_NEURONS:
+        net, inputs, _ = standard_workload(n_neurons=n)
+        inputs = inputs[:steps]
+        with spikecore.connect("sim://", n_inputs=net.n_inputs, n_neurons=n, lanes=16) as core:
+            core.load(net)
+            spikes = core.run(inputs)
+            counters = core.counters()
+        ops = synapse_ops(inputs, spikes, net)
+        cycles = counters["cycles"] / counters["steps"]
+        sweep[n] = {"cycles_per_step": round(cycles, 1),
+                    "bound_cycles_per_step": round(float(ops.mean()) / 16, 1),
+                    "steps": steps,
+                    "matches_model": bool(np.array_equal(
+                        spikes, spikecore.model.Model(net).run(inputs)))}
+        print(f"hardware, {net.n_inputs} inputs + {n} neurons, 16 lanes: {cycles:,.0f} "
+              f"cycles/step (bound {sweep[n]['bound_cycles_per_step']:,.0f}), matches model: "
+              f"{sweep[n]['matches_model']}")
+    results["hw_scaling"] = {"value": sweep, "unit": "cycles/step by n_neurons",
+                             "workload": "standard recipe with n_neurons varied, 16 lanes",
+                             "what": "gateware counters on the virtual board"}

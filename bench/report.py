@@ -39,6 +39,19 @@ def write_report(out, docs):
         lines += ["", "![model scaling](model_scaling.png)", ""]
         _plot_scaling(rates, docs / "model_scaling.png")
     lines += _hardware_sections(r)
+    if "hw_scaling" in r:
+        sweep = r["hw_scaling"]["value"]
+        lines += ["## Hardware scaling (gateware counters, virtual board)", "",
+                  "256 inputs, 16 lanes, 10 % input activity, STDP on; "
+                  f"{next(iter(sweep.values()))['steps']} steps of the standard recipe with "
+                  "n_neurons varied.", "",
+                  _row(["neurons", "cycles/step", "bound", "ratio", "bit-exact"]),
+                  _row(["---"] * 5)]
+        lines += [_row([n, f"{v['cycles_per_step']:,.0f}", f"{v['bound_cycles_per_step']:,.0f}",
+                        f"{v['cycles_per_step'] / v['bound_cycles_per_step']:.3f}",
+                        "yes" if v["matches_model"] else "NO"]) for n, v in sweep.items()]
+        lines += ["", "![hardware scaling](hw_scaling.png)", ""]
+        _plot_hw_scaling(sweep, docs / "hw_scaling.png")
     for section in out.get("sections_md", []):
         lines += section
     (docs / "performance.md").write_text("\n".join(lines) + "\n")
@@ -53,6 +66,24 @@ def _plot_scaling(rates, path):
     ax.loglog(ns, list(rates.values()), "o-")
     ax.set_xlabel("neurons (256 inputs, 10 % input activity, STDP on)")
     ax.set_ylabel("golden model steps/s")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _plot_hw_scaling(sweep, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ns = [int(n) for n in sweep]
+    ax.loglog(ns, [v["cycles_per_step"] for v in sweep.values()], "o-", label="measured")
+    ax.loglog(ns, [v["bound_cycles_per_step"] for v in sweep.values()], "--",
+              label="bound (synapse ops / lanes)")
+    ax.set_xlabel("neurons (256 inputs, 10 % input activity, STDP on, 16 lanes)")
+    ax.set_ylabel("cycles per step")
+    ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -89,8 +120,8 @@ def _hardware_sections(r):
         if not b["value"]:
             lines.append("_No build/<board>/report.json found: run `make bitstream BOARD=...`._")
         lines += ["", f"NeuroCoreX: ~{b['neurocorex_steps_per_s']:,} steps/s (90 neurons, "
-                  "fixed 0.96 ms steps). A board row uses the fmax of the build that is there; "
-                  "when its geometry is not 256 + 256 the rate is an estimate.", ""]
+                  "fixed 0.96 ms steps). A board row uses the fmax of the build in build/<board>/; "
+                  "builds of another geometry are left out.", ""]
     if "sim_end_to_end_standard" in r:
         lines += ["## Virtual board end to end", "",
                   f"Driver -> UART -> gateware -> spikes back: "

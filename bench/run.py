@@ -85,10 +85,16 @@ def bench_hardware_section(results, quick):
     bench_hardware(results, quick)
 
 
+def bench_hardware_scaling_section(results, quick):
+    from bench_hw import bench_hardware_scaling
+    bench_hardware_scaling(results, quick)
+
+
 SECTIONS = {
     "model": bench_model_vs_brian2,
     "scaling": bench_model_scaling,
     "hardware": bench_hardware_section,
+    "hw_scaling": bench_hardware_scaling_section,
 }
 
 

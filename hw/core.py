@@ -178,13 +178,30 @@ class Core(wiring.Component):
         for l in range(L):
             m.submodules[f"neuron{l}"] = unit = NeuronUpdate(acc_shape.width)
             neurons.append(unit)
+        # With dual-port banks the synapse updates are pipelined; the weight writes they
+        # produce (requests made in the passes' stage 2) are delayed to match.
+        syn_latency = 2 if self.weight_ports == 2 else 0
         synapses = []
         for l in range(L):
-            m.submodules[f"synapse{l}"] = unit = SynapseUpdate()
+            m.submodules[f"synapse{l}"] = unit = SynapseUpdate(syn_latency)
             m.d.comb += [unit.a_plus.eq(a_plus), unit.a_minus.eq(a_minus),
                          unit.w_min.eq(w_min), unit.w_max.eq(w_max),
                          unit.w.eq(ws.rd_data[l]), ws.wr_data[l].eq(unit.w_next)]
             synapses.append(unit)
+        wr_req = Signal.like(ws.wr)
+        wr_req_en = Signal(L)
+        wr_pipe = [(wr_req, wr_req_en)]
+        for n in range(syn_latency):
+            access, en = Signal.like(ws.wr, name=f"wr_req{n + 1}"), Signal(L, name=f"wr_en{n + 1}")
+            m.d.sync += [access.eq(wr_pipe[-1][0]), en.eq(wr_pipe[-1][1])]
+            wr_pipe.append((access, en))
+        wr_busy = Signal()              # a delayed synapse write is still on its way
+        m.d.comb += wr_busy.eq(Cat(en for _, en in wr_pipe[1:]).any())
+
+        def write_synapses():
+            """Drive the weight store's write port from the delayed requests."""
+            access, en = wr_pipe[-1]
+            m.d.comb += [ws.wr.eq(access), ws.wr_en.eq(en)]
 
         # --- Pipeline registers shared by the sweeps (accumulate, rows, columns) -----------
         k0 = Signal(range(max(S, N) + 1))   # stage 0: outer index (list entry)
@@ -200,6 +217,26 @@ class Core(wiring.Component):
         nu_go = Signal()
         nu_g = Signal(range(G))
         neurons_done = Signal()
+
+        latency = NeuronUpdate.LATENCY
+        # The group in the neuron pipelines' last stage, and the post-traces decayed alongside.
+        nu_pipe = [(nu_go, nu_g)]
+        for n in range(latency):
+            valid, group = Signal(name=f"nu_valid{n + 1}"), Signal(range(G), name=f"nu_g{n + 1}")
+            m.d.sync += [valid.eq(nu_pipe[-1][0]), group.eq(nu_pipe[-1][1])]
+            nu_pipe.append((valid, group))
+        nu_out, nu_out_g = nu_pipe[-1]
+        y_next = []
+        for l in range(L):
+            y1 = Signal(trace, name=f"y_in{l}")
+            m.d.sync += y1.eq(y_rd.data[l])
+            y = Signal(trace, name=f"y_decayed{l}_2")
+            m.d.sync += y.eq((y1 * y_decay) >> spec.TRACE_DECAY_SHIFT)
+            for n in range(3, latency + 1):
+                later = Signal(trace, name=f"y_decayed{l}_{n}")
+                m.d.sync += later.eq(y)
+                y = later
+            y_next.append(y)
 
         def list_entry(from_in):
             """Source index read from the delivered lists (valid the clock after the read)."""
@@ -364,23 +401,23 @@ class Core(wiring.Component):
                         for rd in neuron_rds:
                             m.d.comb += rd.addr.eq(p2_g)
                         m.d.sync += nu_g.eq(p2_g)
-                # Stage 3: the group's neurons (and their post-traces decay, step 2).
-                with m.If(nu_go):
-                    for l, unit in enumerate(neurons):
-                        m.d.comb += [
-                            unit.u.eq(u_rd.data[l]), unit.v.eq(v_rd.data[l]),
-                            unit.ref.eq(ref_rd.data[l]), unit.a.eq(a_hold[l]),
-                            unit.vth.eq(vth_rd.data[l]), unit.bias.eq(bias_rd.data[l]),
-                            unit.du.eq(du_rd.data[l]), unit.dv.eq(dv_rd.data[l]),
-                            unit.t_ref.eq(tref_rd.data[l]), unit.w_exp.eq(w_exp),
-                            u_wr.data[l].eq(unit.u_next), v_wr.data[l].eq(unit.v_next),
-                            ref_wr.data[l].eq(unit.ref_next),
-                            y_wr.data[l].eq((y_rd.data[l] * y_decay) >> spec.TRACE_DECAY_SHIFT),
-                        ]
+                # Stage 3: the group's neurons enter their pipelines (and their post-traces
+                # decay, step 2); LATENCY clocks later the results are written back.
+                for l, unit in enumerate(neurons):
+                    m.d.comb += [
+                        unit.u.eq(u_rd.data[l]), unit.v.eq(v_rd.data[l]),
+                        unit.ref.eq(ref_rd.data[l]), unit.a.eq(a_hold[l]),
+                        unit.vth.eq(vth_rd.data[l]), unit.bias.eq(bias_rd.data[l]),
+                        unit.du.eq(du_rd.data[l]), unit.dv.eq(dv_rd.data[l]),
+                        unit.t_ref.eq(tref_rd.data[l]), unit.w_exp.eq(w_exp),
+                        u_wr.data[l].eq(unit.u_next), v_wr.data[l].eq(unit.v_next),
+                        ref_wr.data[l].eq(unit.ref_next), y_wr.data[l].eq(y_next[l]),
+                    ]
+                with m.If(nu_out):
                     for wr in state_wrs:
-                        m.d.comb += [wr.addr.eq(nu_g), wr.en.eq(all_lanes)]
-                    m.d.sync += s.word_select(nu_g, L).eq(Cat(u.spike for u in neurons))
-                    with m.If(nu_g == G - 1):
+                        m.d.comb += [wr.addr.eq(nu_out_g), wr.en.eq(all_lanes)]
+                    m.d.sync += s.word_select(nu_out_g, L).eq(Cat(u.spike for u in neurons))
+                    with m.If(nu_out_g == G - 1):
                         m.d.sync += neurons_done.eq(1)
                 with m.If(neurons_done & ~xt_run):
                     m.d.sync += [bl_run.eq(1), bl_g.eq(0), bl_mask.eq(s.word_select(0, L)),
@@ -396,7 +433,8 @@ class Core(wiring.Component):
 
             # Step 5, rows of delivered sources: every plastic (j, i) gets the combined
             # change, LTP included where i spiked. Pipeline: 0 list read, 1 weight / trace
-            # read, 2 update and write.
+            # read, 2 update (and write, or with dual-port banks two more clocks of update
+            # before the write).
             with m.State("ROW"):
                 m.d.comb += counting.eq(1)
                 issuing = (k0 < n_d) & issue_ok
@@ -418,10 +456,11 @@ class Core(wiring.Component):
                 for l, unit in enumerate(synapses):
                     m.d.comb += [unit.x.eq(x_j), unit.y.eq(y_rd.data[l]), unit.pre.eq(1),
                                  unit.post.eq(post[l]),
-                                 ws.wr_en[l].eq(p2_valid & plastic_src.bit_select(p2_j, 1)
-                                                & dst[l])]
-                m.d.comb += [ws.wr.col.eq(0), ws.wr.j.eq(p2_j), ws.wr.i.eq(p2_g << lb)]
-                with m.If((k0 == n_d) & ~p1_valid & ~p2_valid):
+                                 wr_req_en[l].eq(p2_valid & plastic_src.bit_select(p2_j, 1)
+                                                 & dst[l])]
+                m.d.comb += [wr_req.col.eq(0), wr_req.j.eq(p2_j), wr_req.i.eq(p2_g << lb)]
+                write_synapses()
+                with m.If((k0 == n_d) & ~p1_valid & ~p2_valid & ~wr_busy):
                     m.d.sync += [yi_run.eq(1), k0.eq(0), g0.eq(0), half.eq(0)]
                     m.next = "COL_WAIT"
 
@@ -452,10 +491,11 @@ class Core(wiring.Component):
                 for l, unit in enumerate(synapses):
                     m.d.comb += [unit.x.eq(x_rd.data[l]), unit.y.eq(0), unit.pre.eq(0),
                                  unit.post.eq(1),
-                                 ws.wr_en[l].eq(p2_valid & plastic_dst.bit_select(p2_i, 1)
-                                                & src[l] & ~hit[l])]
-                m.d.comb += [ws.wr.col.eq(1), ws.wr.j.eq(p2_g << lb), ws.wr.i.eq(p2_i)]
-                with m.If((k0 == n_s) & ~p1_valid & ~p2_valid):
+                                 wr_req_en[l].eq(p2_valid & plastic_dst.bit_select(p2_i, 1)
+                                                 & src[l] & ~hit[l])]
+                m.d.comb += [wr_req.col.eq(1), wr_req.j.eq(p2_g << lb), wr_req.i.eq(p2_i)]
+                write_synapses()
+                with m.If((k0 == n_s) & ~p1_valid & ~p2_valid & ~wr_busy):
                     m.next = "FINISH"
 
             with m.State("FINISH"):

@@ -1,4 +1,4 @@
-"""The neuron datapath: step 4 of docs/model.md for one neuron, combinational.
+"""The neuron datapath: step 4 of docs/model.md for one neuron a clock, pipelined.
 
 Its golden-model counterpart is ``spikecore.model.neuron_update``.
 """
@@ -40,6 +40,10 @@ class NeuronUpdate(wiring.Component):
     ``decay(x, d) = trunc0(x * (4096 - d), 12)``. Every intermediate is wide enough that
     nothing wraps before saturation.
 
+    The unit is a pipeline that takes one neuron a clock: the outputs belong to the inputs
+    presented ``LATENCY`` clocks earlier (one multiply, one add, or one saturation per stage,
+    so the update does not bound the clock).
+
     Parameters
     ----------
     acc_width : int
@@ -59,6 +63,9 @@ class NeuronUpdate(wiring.Component):
     ref_next : Out(unsigned(4))
     spike : Out(1)
     """
+    #: Clocks from inputs to outputs.
+    LATENCY = 5
+
     def __init__(self, acc_width):
         if isinstance(acc_width, bool) or not isinstance(acc_width, int) or acc_width < 2:
             raise ValueError(f"acc_width must be an integer >= 2, not {acc_width!r}")
@@ -73,20 +80,49 @@ class NeuronUpdate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         one = spec.DECAY_ONE
-        u_sum = Signal(signed(spec.STATE_BITS + self.acc_width + spec.W_EXP_MAX + 2))
-        v_sum = Signal(signed(spec.STATE_BITS + 3))
+        shift = spec.DECAY_SHIFT
+        product = signed(spec.STATE_BITS + shift + 2)
+        scaled = signed(self.acc_width + spec.W_EXP_MAX)
+
+        def stage(name, value, shape=None):
+            """Register *value* for the next stage."""
+            reg = Signal(shape if shape is not None else value.shape(), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        def follow(n, **values):
+            """Carry *values* unchanged through the next stage (suffix *n*)."""
+            return {key: stage(f"{key}{n}", value) for key, value in values.items()}
+
+        # 1: the inputs.
+        s1 = {name: stage(f"{name}1", getattr(self, name)) for name in
+              ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref", "w_exp")}
+        # 2: the two decay products and the scaled input.
+        pu = stage("pu2", s1["u"] * (one - s1["du"]), product)
+        pv = stage("pv2", s1["v"] * (one - s1["dv"]), product)
+        a2 = stage("a2", s1["a"] << s1["w_exp"], scaled)
+        s2 = follow(2, **{k: s1[k] for k in ("ref", "vth", "bias", "t_ref")})
+        # 3: u before saturation; v's decay plus bias (its sum with u' comes next).
+        u_sum = stage("u_sum3", trunc0(pu, shift) + a2,
+                      signed(max(product.width - shift, scaled.width) + 1))
+        vb = stage("vb3", trunc0(pv, shift) + s2["bias"], signed(spec.STATE_BITS + 2))
+        s3 = follow(3, **{k: s2[k] for k in ("ref", "vth", "t_ref")})
+        # 4: u' saturated.
+        u_next = stage("u_next4", saturate(u_sum, spec.STATE_MIN, spec.STATE_MAX), STATE)
+        vb4 = stage("vb4", vb)
+        s4 = follow(4, **s3)
+        # 5: v before saturation.
+        v_sum = stage("v_sum5", vb4 + u_next, signed(spec.STATE_BITS + 3))
+        u5 = stage("u_next5", u_next)
+        s5 = follow(5, **s4)
+        # Out: v' saturated, the threshold and the refractory counter.
         v_sat = Signal(STATE)
-        m.d.comb += [
-            u_sum.eq(trunc0(self.u * (one - self.du), spec.DECAY_SHIFT) + (self.a << self.w_exp)),
-            self.u_next.eq(saturate(u_sum, spec.STATE_MIN, spec.STATE_MAX)),
-            v_sum.eq(trunc0(self.v * (one - self.dv), spec.DECAY_SHIFT) + self.u_next
-                     + self.bias),
-            v_sat.eq(saturate(v_sum, spec.STATE_MIN, spec.STATE_MAX)),
-        ]
-        with m.If(self.ref != 0):
-            m.d.comb += [self.ref_next.eq(self.ref - 1), self.v_next.eq(0), self.spike.eq(0)]
-        with m.Elif(v_sat > self.vth):
-            m.d.comb += [self.ref_next.eq(self.t_ref), self.v_next.eq(0), self.spike.eq(1)]
+        m.d.comb += [v_sat.eq(saturate(v_sum, spec.STATE_MIN, spec.STATE_MAX)),
+                     self.u_next.eq(u5)]
+        with m.If(s5["ref"] != 0):
+            m.d.comb += [self.ref_next.eq(s5["ref"] - 1), self.v_next.eq(0), self.spike.eq(0)]
+        with m.Elif(v_sat > s5["vth"]):
+            m.d.comb += [self.ref_next.eq(s5["t_ref"]), self.v_next.eq(0), self.spike.eq(1)]
         with m.Else():
             m.d.comb += [self.ref_next.eq(0), self.v_next.eq(v_sat), self.spike.eq(0)]
         return m

@@ -24,6 +24,14 @@ class SynapseUpdate(wiring.Component):
     says source j was delivered this step and *post* that neuron i spiked. The caller writes
     ``w_next`` back only for plastic synapses touched this step (``pre or post``).
 
+    Parameters
+    ----------
+    latency : int
+        0: combinational. 2: a pipeline taking one synapse a clock, ``w_next`` belonging to
+        the inputs presented two clocks earlier (inputs registered, then the two products),
+        for clocks where the weight memory, the multiplies and the clipping do not fit one
+        period. *a_plus*, *a_minus*, *w_min* and *w_max* are settings and are not delayed.
+
     Members
     -------
     w : In(signed(8))
@@ -44,15 +52,30 @@ class SynapseUpdate(wiring.Component):
     w_max: In(WEIGHT)
     w_next: Out(WEIGHT)
 
+    def __init__(self, latency=0):
+        if latency not in (0, 2):
+            raise ValueError(f"latency must be 0 or 2, not {latency!r}")
+        self.latency = latency
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
-        ltp = Signal(TRACE)
-        ltd = Signal(TRACE)
+
+        def stage(value, name):
+            if not self.latency:
+                return value
+            reg = Signal(value.shape(), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        w1, x1, y1 = stage(self.w, "w1"), stage(self.x, "x1"), stage(self.y, "y1")
+        pre1, post1 = stage(self.pre, "pre1"), stage(self.post, "post1")
+        ltp = stage(Mux(post1, (x1 * self.a_plus) >> spec.LEARN_SHIFT, 0), "ltp2")
+        ltd = stage(Mux(pre1, (y1 * self.a_minus) >> spec.LEARN_SHIFT, 0), "ltd2")
+        w2 = stage(w1, "w2")
         total = Signal(signed(spec.WEIGHT_BITS + 3))
         m.d.comb += [
-            ltp.eq((self.x * self.a_plus) >> spec.LEARN_SHIFT),
-            ltd.eq((self.y * self.a_minus) >> spec.LEARN_SHIFT),
-            total.eq(self.w + Mux(self.post, ltp, 0) - Mux(self.pre, ltd, 0)),
+            total.eq(w2 + ltp - ltd),
             self.w_next.eq(saturate(total, self.w_min, self.w_max)),
         ]
         return m

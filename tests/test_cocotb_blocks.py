@@ -12,12 +12,12 @@ from spikecore.hw.stdp import SynapseUpdate
 pytestmark = pytest.mark.cocotb
 
 
-@pytest.mark.parametrize("block", ["neuron", "synapse"])
-def test_block(block):
+@pytest.mark.parametrize("block,latency", [("neuron", NeuronUpdate.LATENCY), ("synapse", 0),
+                                           ("synapse", 2)])
+def test_block(block, latency):
     seed = random.randrange(2**32)
     print(f"seed {seed}")
-    component = NeuronUpdate(acc_width=20) if block == "neuron" else SynapseUpdate()
-    testcase = block
-    run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}", testcase=testcase,
+    component = NeuronUpdate(acc_width=20) if block == "neuron" else SynapseUpdate(latency)
+    run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}{latency}", testcase=block,
                extra_env={"TB_PARAMS": json.dumps({"block": block, "seed": seed,
-                                                   "count": 3000})})
+                                                   "count": 3000, "latency": latency})})

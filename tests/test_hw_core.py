@@ -5,6 +5,8 @@ from amaranth.back import verilog
 
 from spikecore.hw.core import Core
 from spikecore.hw.interface import CoreSignature
+from spikecore.hw.neuron import NeuronUpdate
+from spikecore.hw.stdp import SynapseUpdate
 
 
 @pytest.mark.parametrize("name,args,error,message", [
@@ -29,3 +31,13 @@ def test_signature_and_conversion(lanes):
     assert core.signature.members == CoreSignature(4, 8).members
     assert (core.n_inputs, core.n_neurons, core.n_sources, core.lanes) == (4, 8, 12, lanes)
     verilog.convert(core, name="top", emit_src=False)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: NeuronUpdate(1), "acc_width must be an integer >= 2, not 1"),
+    (lambda: NeuronUpdate(True), "acc_width must be an integer >= 2, not True"),
+    (lambda: SynapseUpdate(1), "latency must be 0 or 2, not 1"),
+])
+def test_datapath_arguments_checked(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

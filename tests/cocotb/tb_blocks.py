@@ -12,7 +12,8 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.triggers import Timer
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 from spikecore import model, spec
 from spikecore.network import Learning
@@ -69,21 +70,66 @@ def set_inputs(dut, **values):
         getattr(dut, name).value = int(value)
 
 
+def start_clock(dut, latency):
+    """Start the clock of a pipelined block (*latency* > 0; a combinational one has none)."""
+    if latency:
+        Clock(dut.clk, 10, unit="ns").start()
+        dut.rst.value = 0
+
+
+async def check_stream(dut, cases, latency, read):
+    """Present ``cases`` ((inputs, expected, why) each) and compare ``read(dut)`` with each
+    expected value: at once for a combinational block (*latency* 0), else one case a clock,
+    each result *latency* clocks after its inputs (which checks one-a-clock throughput).
+    The caller starts the clock (``start_clock``)."""
+    if latency == 0:
+        for inputs, expected, why in cases:
+            set_inputs(dut, **inputs)
+            await Timer(1, unit="ns")
+            got = read(dut)
+            assert got == expected, f"{why}: {inputs} gave {got}, expected {expected}"
+        return
+    for t in range(len(cases) + latency - 1):
+        if t < len(cases):
+            set_inputs(dut, **cases[t][0])
+        await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        if t >= latency - 1:
+            inputs, expected, why = cases[t - (latency - 1)]
+            got = read(dut)
+            assert got == expected, f"{why}: {inputs} gave {got}, expected {expected}"
+
+
+NEURON_INPUTS = ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref")
+
+
+def model_neurons(vectors):
+    """``neuron_update`` on a list of input dicts; one (u', v', ref', spike) tuple each."""
+    by_exp = {}
+    for t, one in enumerate(vectors):
+        by_exp.setdefault(one["w_exp"], []).append(t)
+    out = [None] * len(vectors)
+    for w_exp, ts in by_exp.items():
+        columns = (np.array([vectors[t][k] for t in ts]) for k in NEURON_INPUTS)
+        result = model.neuron_update(*columns, w_exp)
+        for n, t in enumerate(ts):
+            out[t] = tuple(int(r[n]) for r in result)
+    return out
+
+
 @cocotb.test()
 async def neuron(dut):
-    """NeuronUpdate: hand-derived edges, then random vectors, against neuron_update."""
+    """NeuronUpdate: hand-derived edges, then random vectors, against neuron_update.
+
+    One vector enters the pipeline every clock; each result is checked ``latency`` clocks
+    later, so this also checks that the unit takes a neuron a clock.
+    """
     if PARAMS.get("block") != "neuron":
         return
-    for inputs, expected, why in NEURON_CASES:
-        set_inputs(dut, **inputs)
-        await Timer(1, unit="ns")
-        got = (dut.u_next.value.to_signed(), dut.v_next.value.to_signed(),
-               int(dut.ref_next.value), int(dut.spike.value))
-        assert got == expected, f"{why}: {inputs} gave {got}, expected {expected}"
-        ref = model.neuron_update(*(np.array([inputs[k]]) for k in
-                                    ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref")),
-                                  inputs["w_exp"])
-        assert tuple(int(r[0]) for r in ref) == expected, f"model disagrees: {why}"
+    latency = PARAMS["latency"]
+    cases = [(inputs, expected, why) for inputs, expected, why in NEURON_CASES]
+    for (inputs, expected, why), ref in zip(cases, model_neurons([c[0] for c in cases])):
+        assert ref == expected, f"model disagrees: {why}"
     seed = PARAMS["seed"]
     dut._log.info(f"seed {seed}")
     rng = np.random.default_rng(seed)
@@ -98,17 +144,14 @@ async def neuron(dut):
                du=rng.choice([0, 1, 2048, 4095, 4096, 77], count),
                dv=rng.choice([0, 1, 2048, 4095, 4096, 3001], count),
                t_ref=rng.integers(0, 16, count), w_exp=rng.integers(0, 16, count))
-    for t in range(count):
-        one = {k: int(v[t]) for k, v in vec.items()}
-        set_inputs(dut, **one)
-        await Timer(1, unit="ns")
-        ref = model.neuron_update(*(np.array([one[k]]) for k in
-                                    ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref")),
-                                  one["w_exp"])
-        expected = tuple(int(r[0]) for r in ref)
-        got = (dut.u_next.value.to_signed(), dut.v_next.value.to_signed(),
-               int(dut.ref_next.value), int(dut.spike.value))
-        assert got == expected, f"seed {seed} vector {t}: {one} gave {got}, expected {expected}"
+    randoms = [{k: int(v[t]) for k, v in vec.items()} for t in range(count)]
+    cases += [(one, expected, f"seed {seed} vector {t}")
+              for t, (one, expected) in enumerate(zip(randoms, model_neurons(randoms)))]
+
+    start_clock(dut, latency)
+    await check_stream(dut, cases, latency,
+                       lambda dut: (dut.u_next.value.to_signed(), dut.v_next.value.to_signed(),
+                                    int(dut.ref_next.value), int(dut.spike.value)))
 
 
 def model_synapse(w, x, y, pre, post, a_plus, a_minus, w_min, w_max):
@@ -127,23 +170,24 @@ async def synapse(dut):
     if PARAMS.get("block") != "synapse":
         return
     names = ("w", "x", "y", "pre", "post", "a_plus", "a_minus", "w_min", "w_max")
+    # The settings (a_plus ... w_max) are not delayed by the pipeline: group by them.
+    cases = {}
     for *values, expected, why in SYNAPSE_CASES:
-        set_inputs(dut, **dict(zip(names, values)))
-        await Timer(1, unit="ns")
-        got = dut.w_next.value.to_signed()
-        assert got == expected, f"{why}: {values} gave {got}, expected {expected}"
         assert model_synapse(*values) == expected, f"model disagrees: {why}"
+        cases.setdefault(tuple(values[5:]), []).append((dict(zip(names, values)), expected, why))
     seed = PARAMS["seed"]
     dut._log.info(f"seed {seed}")
     rng = random.Random(seed)
     for t in range(PARAMS["count"]):
-        w_min = rng.randint(-128, 127)
-        w_max = rng.randint(w_min, 127)
+        if t % 100 == 0:
+            w_min = rng.randint(-128, 127)
+            w_max = rng.randint(w_min, 127)
+            a_plus, a_minus = rng.randint(0, 255), rng.randint(0, 255)
         pre, post = rng.choice([(1, 0), (0, 1), (1, 1)])
         values = (rng.randint(-128, 127), rng.randint(0, 255), rng.randint(0, 255), pre, post,
-                  rng.randint(0, 255), rng.randint(0, 255), w_min, w_max)
-        set_inputs(dut, **dict(zip(names, values)))
-        await Timer(1, unit="ns")
-        got = dut.w_next.value.to_signed()
-        expected = model_synapse(*values)
-        assert got == expected, f"seed {seed} vector {t}: {values} gave {got}, not {expected}"
+                  a_plus, a_minus, w_min, w_max)
+        cases.setdefault(tuple(values[5:]), []).append(
+            (dict(zip(names, values)), model_synapse(*values), f"seed {seed} vector {t}"))
+    start_clock(dut, PARAMS["latency"])
+    for group in cases.values():
+        await check_stream(dut, group, PARAMS["latency"], lambda dut: dut.w_next.value.to_signed())
