@@ -177,9 +177,6 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
 
     overrides = {"nextpnr_opts": ["--report", NEXTPNR_REPORT, "--timing-allow-fail",
                                   "--seed", str(seed)]}
-    if board.family == "ecp5":
-        # router2 routes the default ECP5 build several times faster than router1.
-        overrides["nextpnr_opts"] += ["--router", "router2"]
     if board.family == "ice40":
         # Multipliers into the SB_MAC16 DSPs, memories into the SPRAMs where they fit.
         overrides["synth_opts"] = ["-dsp", "-spram"]

@@ -306,7 +306,8 @@ class Link(wiring.Component):
                 m.d.comb += value_sext.eq(value_now.as_signed())
         last_byte = k == h_width - 1
         last_pos = pos == h_count - 1
-        m.d.comb += [chk.space.eq(h_space), chk.addr.eq(cur_addr), chk.value.eq(value_sext)]
+        checked = Signal(signed(32))            # the value W_VERIFY checks (registered)
+        m.d.comb += [chk.space.eq(h_space), chk.addr.eq(cur_addr), chk.value.eq(checked)]
 
         # Control accesses to the core.
         ctl = Signal(CtlCommand)
@@ -431,17 +432,25 @@ class Link(wiring.Component):
 
             # --- WRITE ---
             with m.State("W_CHECK"):
-                m.d.comb += [adv.eq(1), chk.write.eq(1)]
+                m.d.comb += adv.eq(1)
                 m.d.sync += [val.eq(value_now), k.eq(k + 1)]
                 with m.If(last_byte):
-                    m.d.sync += [val.eq(0), k.eq(0), pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
-                    with m.If(~chk.addr_ok):
-                        error(Status.BAD_ADDRESS, pos)
-                    with m.Elif(~chk.value_ok):
-                        error(Status.BAD_VALUE, pos)
-                    with m.Elif(last_pos):
-                        m.d.sync += [pos.eq(0), cur_addr.eq(h_addr)]
-                        start_reading(9, state_code("W_APPLY"))
+                    # The value is checked in the next clock, from a register: the frame
+                    # buffer, the byte assembly and the range check are too long one clock.
+                    m.d.sync += [val.eq(0), k.eq(0), checked.eq(value_sext)]
+                    m.next = "W_VERIFY"
+            with m.State("W_VERIFY"):
+                m.d.comb += chk.write.eq(1)
+                m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                with m.If(~chk.addr_ok):
+                    error(Status.BAD_ADDRESS, pos)
+                with m.Elif(~chk.value_ok):
+                    error(Status.BAD_VALUE, pos)
+                with m.Elif(last_pos):
+                    m.d.sync += [pos.eq(0), cur_addr.eq(h_addr)]
+                    start_reading(9, state_code("W_APPLY"))
+                with m.Else():
+                    m.next = "W_CHECK"
             with m.State("W_APPLY"):
                 m.d.comb += adv.eq(1)
                 m.d.sync += [val.eq(value_now), k.eq(k + 1)]
