@@ -65,11 +65,12 @@ def run_config(core, steps, p, learning):
 
 
 def board_reports():
-    """Return ``{board: report}`` for every ``build/<board>/report.json`` with an fmax."""
+    """Return ``{board: report}`` for every ``build/<board>/report.json`` with an fmax (builds
+    in folders not named after their board are explorations and are left out)."""
     reports = {}
     for path in sorted((ROOT / "build").glob("*/report.json")):
         report = json.loads(path.read_text())
-        if report.get("fmax_mhz"):
+        if report.get("fmax_mhz") and path.parent.name == report.get("board"):
             reports[report["board"]] = report
     return reports
 
@@ -110,6 +111,32 @@ def bench_hardware(results, quick):
     results["sim_harness_cycles_per_s"] = {
         "value": round(harness_cycles_per_s(net.n_inputs, net.n_neurons)), "unit": "cycles/s",
         "what": "Verilated top, 256 + 256, idle cycles"}
+    upload = standard["upload"]
+    results["link"] = {
+        "value": {
+            "weight_upload_payload_per_wire": round(upload["payload_bytes"] /
+                                                    upload["wire_bytes"], 4),
+            "load_wire_bytes": upload["wire_bytes"],
+            "load_seconds_at_3_mbaud": round(upload["wire_bytes"] * 10 / 3e6, 3),
+            "spike_streaming": [
+                {"input_probability": c["input_probability"], "learning": c["learning"],
+                 "to_device_bytes_per_step": round(c["wire_bytes_per_step_to_device"], 1),
+                 "from_device_bytes_per_step": round(c["wire_bytes_per_step_from_device"], 1),
+                 "link_steps_per_s_at_3_mbaud": round(3e6 / 10 / max(
+                     c["wire_bytes_per_step_to_device"], c["wire_bytes_per_step_from_device"]))}
+                for c in configs],
+        }, "unit": "ratios, bytes, seconds",
+        "what": "load() of the standard network (weights, parameters, settings, masks)"}
+
+
+def bench_boards(results, quick):
+    """Steps/s per board: fmax of build/<board>/report.json over the measured cycles/step."""
+    if "hw_cycles" not in results:
+        print("no hardware cycles measured yet: run the hardware section first")
+        return
+    configs = results["hw_cycles"]["value"]
+    standard = next(c for c in configs if c["input_probability"] == 0.1 and c["learning"])
+    net, _, _ = standard_workload()
     boards = {}
     for board, report in board_reports().items():
         geometry = (report["n_inputs"], report["n_neurons"], report["lanes"])
@@ -127,22 +154,6 @@ def bench_hardware(results, quick):
         "value": boards, "unit": "steps/s at fmax",
         "what": "fmax (report.json of that build) / cycles per step of the standard workload "
                 "at the virtual board's geometry", "neurocorex_steps_per_s": NEUROCOREX_STEPS_PER_S}
-    upload = standard["upload"]
-    results["link"] = {
-        "value": {
-            "weight_upload_payload_per_wire": round(upload["payload_bytes"] /
-                                                    upload["wire_bytes"], 4),
-            "load_wire_bytes": upload["wire_bytes"],
-            "load_seconds_at_3_mbaud": round(upload["wire_bytes"] * 10 / 3e6, 3),
-            "spike_streaming": [
-                {"input_probability": c["input_probability"], "learning": c["learning"],
-                 "to_device_bytes_per_step": round(c["wire_bytes_per_step_to_device"], 1),
-                 "from_device_bytes_per_step": round(c["wire_bytes_per_step_from_device"], 1),
-                 "link_steps_per_s_at_3_mbaud": round(3e6 / 10 / max(
-                     c["wire_bytes_per_step_to_device"], c["wire_bytes_per_step_from_device"]))}
-                for c in configs],
-        }, "unit": "ratios, bytes, seconds",
-        "what": "load() of the standard network (weights, parameters, settings, masks)"}
 
 
 #: Neuron counts of the hardware scaling sweep (256 inputs, 16 lanes, standard recipe).

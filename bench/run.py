@@ -90,10 +90,16 @@ def bench_hardware_scaling_section(results, quick):
     bench_hardware_scaling(results, quick)
 
 
+def bench_boards_section(results, quick):
+    from bench_hw import bench_boards
+    bench_boards(results, quick)
+
+
 SECTIONS = {
     "model": bench_model_vs_brian2,
     "scaling": bench_model_scaling,
     "hardware": bench_hardware_section,
+    "boards": bench_boards_section,
     "hw_scaling": bench_hardware_scaling_section,
 }
 
