@@ -84,6 +84,11 @@ def harness_cycles_per_s(n_inputs, n_neurons, lanes=None, cycles=2_000_000):
     return float(out.split(":")[1].split()[0])
 
 
+def standard_config(configs):
+    """Return the measured configuration of the standard workload (10 %, STDP on)."""
+    return next(c for c in configs if c["input_probability"] == 0.1 and c["learning"])
+
+
 def bench_hardware(results, quick):
     import spikecore.model  # noqa: F401  (run_config uses it)
     net, _, spec = standard_workload()
@@ -103,7 +108,7 @@ def bench_hardware(results, quick):
     results["hw_cycles"] = {"value": configs, "unit": "per configuration",
                             "workload": "standard, activity and STDP varied",
                             "what": "gateware CYCLES/STEPS counters on the virtual board"}
-    standard = next(c for c in configs if c["input_probability"] == 0.1 and c["learning"])
+    standard = standard_config(configs)
     results["sim_end_to_end_standard"] = {
         "value": round(standard["end_to_end_steps_per_s"], 1), "unit": "steps/s",
         "workload": "standard", "steps": standard["steps"],
@@ -134,8 +139,7 @@ def bench_boards(results, quick):
     if "hw_cycles" not in results:
         print("no hardware cycles measured yet: run the hardware section first")
         return
-    configs = results["hw_cycles"]["value"]
-    standard = next(c for c in configs if c["input_probability"] == 0.1 and c["learning"])
+    standard = standard_config(results["hw_cycles"]["value"])
     net, _, _ = standard_workload()
     boards = {}
     for board, report in board_reports().items():
@@ -156,30 +160,31 @@ def bench_boards(results, quick):
                 "at the virtual board's geometry", "neurocorex_steps_per_s": NEUROCOREX_STEPS_PER_S}
 
 
-#: Neuron counts of the hardware scaling sweep (256 inputs, 16 lanes, standard recipe).
+#: Neuron counts and lanes of the hardware scaling sweep (256 inputs, standard recipe).
 SCALING_NEURONS = (64, 128, 256, 512)
+SCALING_LANES = 16
 
 
 def bench_hardware_scaling(results, quick):
     """Cycles per step on the virtual board as n_neurons grows (10 % activity, STDP on)."""
-    _, _, spec = standard_workload()
     steps = 100 if quick else 300
     sweep = {}
     for n in SCALING_NEURONS:
         net, inputs, _ = standard_workload(n_neurons=n)
         inputs = inputs[:steps]
-        with spikecore.connect("sim://", n_inputs=net.n_inputs, n_neurons=n, lanes=16) as core:
+        with spikecore.connect("sim://", n_inputs=net.n_inputs, n_neurons=n,
+                               lanes=SCALING_LANES) as core:
             core.load(net)
             spikes = core.run(inputs)
             counters = core.counters()
         ops = synapse_ops(inputs, spikes, net)
         cycles = counters["cycles"] / counters["steps"]
         sweep[n] = {"cycles_per_step": round(cycles, 1),
-                    "bound_cycles_per_step": round(float(ops.mean()) / 16, 1),
+                    "bound_cycles_per_step": round(float(ops.mean()) / SCALING_LANES, 1),
                     "steps": steps,
                     "matches_model": bool(np.array_equal(
                         spikes, spikecore.model.Model(net).run(inputs)))}
-        print(f"hardware, {net.n_inputs} inputs + {n} neurons, 16 lanes: {cycles:,.0f} "
+        print(f"hardware, {net.n_inputs} inputs + {n} neurons, {SCALING_LANES} lanes: {cycles:,.0f} "
               f"cycles/step (bound {sweep[n]['bound_cycles_per_step']:,.0f}), matches model: "
               f"{sweep[n]['matches_model']}")
     results["hw_scaling"] = {"value": sweep, "unit": "cycles/step by n_neurons",

@@ -14,7 +14,7 @@ from .. import spec
 from ..spec import (Control, Counter, NeuronField, Setting, Space, StateField, neuron_bits,
                     src_bits)
 from .interface import CoreSignature
-from .neuron import NeuronUpdate
+from .neuron import NeuronUpdate, delay_line, register
 from .stdp import SynapseUpdate
 from .weights import WeightStore
 
@@ -190,18 +190,14 @@ class Core(wiring.Component):
             synapses.append(unit)
         wr_req = Signal.like(ws.wr)
         wr_req_en = Signal(L)
-        wr_pipe = [(wr_req, wr_req_en)]
-        for n in range(syn_latency):
-            access, en = Signal.like(ws.wr, name=f"wr_req{n + 1}"), Signal(L, name=f"wr_en{n + 1}")
-            m.d.sync += [access.eq(wr_pipe[-1][0]), en.eq(wr_pipe[-1][1])]
-            wr_pipe.append((access, en))
+        wr_access = delay_line(m, wr_req, syn_latency, "wr_req")
+        wr_enables = delay_line(m, wr_req_en, syn_latency, "wr_en")
         wr_busy = Signal()              # a delayed synapse write is still on its way
-        m.d.comb += wr_busy.eq(Cat(en for _, en in wr_pipe[1:]).any())
+        m.d.comb += wr_busy.eq(Cat(wr_enables[1:]).any())
 
         def write_synapses():
             """Drive the weight store's write port from the delayed requests."""
-            access, en = wr_pipe[-1]
-            m.d.comb += [ws.wr.eq(access), ws.wr_en.eq(en)]
+            m.d.comb += [ws.wr.eq(wr_access[-1]), ws.wr_en.eq(wr_enables[-1])]
 
         # --- Pipeline registers shared by the sweeps (accumulate, rows, columns) -----------
         k0 = Signal(range(max(S, N) + 1))   # stage 0: outer index (list entry)
@@ -220,23 +216,14 @@ class Core(wiring.Component):
 
         latency = NeuronUpdate.LATENCY
         # The group in the neuron pipelines' last stage, and the post-traces decayed alongside.
-        nu_pipe = [(nu_go, nu_g)]
-        for n in range(latency):
-            valid, group = Signal(name=f"nu_valid{n + 1}"), Signal(range(G), name=f"nu_g{n + 1}")
-            m.d.sync += [valid.eq(nu_pipe[-1][0]), group.eq(nu_pipe[-1][1])]
-            nu_pipe.append((valid, group))
-        nu_out, nu_out_g = nu_pipe[-1]
+        nu_out = delay_line(m, nu_go, latency, "nu_valid")[-1]
+        nu_out_g = delay_line(m, nu_g, latency, "nu_g")[-1]
         y_next = []
         for l in range(L):
-            y1 = Signal(trace, name=f"y_in{l}")
-            m.d.sync += y1.eq(y_rd.data[l])
-            y = Signal(trace, name=f"y_decayed{l}_2")
-            m.d.sync += y.eq((y1 * y_decay) >> spec.TRACE_DECAY_SHIFT)
-            for n in range(3, latency + 1):
-                later = Signal(trace, name=f"y_decayed{l}_{n}")
-                m.d.sync += later.eq(y)
-                y = later
-            y_next.append(y)
+            y_in = register(m, y_rd.data[l], f"y_in{l}")
+            decayed = register(m, (y_in * y_decay) >> spec.TRACE_DECAY_SHIFT, f"y_decayed{l}_",
+                               trace)
+            y_next.append(delay_line(m, decayed, latency - 2, f"y_decayed{l}_")[-1])
 
         def list_entry(from_in):
             """Source index read from the delivered lists (valid the clock after the read)."""

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import spec
 
-__all__ = ["NeuronUpdate", "trunc0", "saturate"]
+__all__ = ["NeuronUpdate", "trunc0", "saturate", "register", "delay_line"]
 
 STATE = signed(spec.STATE_BITS)
 DECAY = unsigned(spec.DECAY_SHIFT + 1)      # du, dv in [0, 4096]
@@ -29,6 +29,21 @@ def trunc0(value, k):
 def saturate(value, low, high):
     """Return *value* clipped to [*low*, *high*]."""
     return Mux(value < low, low, Mux(value > high, high, value))
+
+
+def register(m, value, name, shape=None):
+    """Return a signal (of *shape*, else *value*'s) that holds *value* one clock later."""
+    reg = Signal(shape if shape is not None else value.shape(), name=name)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def delay_line(m, value, clocks, name):
+    """Return ``[value, value 1 clock later, ..., value *clocks* clocks later]``."""
+    stages = [value]
+    for n in range(clocks):
+        stages.append(register(m, stages[-1], f"{name}{n + 1}"))
+    return stages
 
 
 class NeuronUpdate(wiring.Component):
@@ -85,10 +100,7 @@ class NeuronUpdate(wiring.Component):
         scaled = signed(self.acc_width + spec.W_EXP_MAX)
 
         def stage(name, value, shape=None):
-            """Register *value* for the next stage."""
-            reg = Signal(shape if shape is not None else value.shape(), name=name)
-            m.d.sync += reg.eq(value)
-            return reg
+            return register(m, value, name, shape)
 
         def follow(n, **values):
             """Carry *values* unchanged through the next stage (suffix *n*)."""

@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from .neuron import saturate
+from .neuron import register, saturate
 
 __all__ = ["SynapseUpdate"]
 
@@ -62,11 +62,7 @@ class SynapseUpdate(wiring.Component):
         m = Module()
 
         def stage(value, name):
-            if not self.latency:
-                return value
-            reg = Signal(value.shape(), name=name)
-            m.d.sync += reg.eq(value)
-            return reg
+            return register(m, value, name) if self.latency else value
 
         w1, x1, y1 = stage(self.w, "w1"), stage(self.x, "x1"), stage(self.y, "y1")
         pre1, post1 = stage(self.pre, "pre1"), stage(self.post, "post1")
