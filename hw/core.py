@@ -14,7 +14,8 @@ from .. import spec
 from ..spec import (Control, Counter, NeuronField, Setting, Space, StateField, neuron_bits,
                     src_bits)
 from .interface import CoreSignature
-from .neuron import NeuronUpdate, delay_line, register
+from .neuron import NeuronUpdate
+from .pipeline import delay_line, register
 from .stdp import SynapseUpdate
 from .weights import WeightStore
 
@@ -113,8 +114,11 @@ class Core(wiring.Component):
             return mem.read_port(), mem.write_port(granularity=1)
 
         # --- Memories ---------------------------------------------------------------------
+        # Dual-port banks register their reads (address and data): 3 clocks, for fmax.
         m.submodules.weights = ws = WeightStore(S_pad, N, L,
-                                                single_port=self.weight_ports == 1)
+                                                single_port=self.weight_ports == 1,
+                                                registered=self.weight_ports == 2)
+        RL = ws.read_latency
         # With single-port banks a slice is read in one clock and written in the next.
         half = Signal()
         issue_ok = ~half if self.weight_ports == 1 else Const(1)
@@ -200,14 +204,21 @@ class Core(wiring.Component):
             m.d.comb += [ws.wr.eq(wr_access[-1]), ws.wr_en.eq(wr_enables[-1])]
 
         # --- Pipeline registers shared by the sweeps (accumulate, rows, columns) -----------
+        # Stage 0 reads the lists, stage 1 issues the weight read, stage 2 gets the slice RL
+        # clocks later (and the x / y traces, read RL - 1 clocks after stage 1).
         k0 = Signal(range(max(S, N) + 1))   # stage 0: outer index (list entry)
         g0 = Signal(range(max(G, HS) + 1))  # stage 0: inner index (group)
         p1_valid, p1_from_in, p1_last = Signal(), Signal(), Signal()
         p1_g = Signal.like(g0)
-        p2_valid, p2_last = Signal(), Signal()
-        p2_g = Signal.like(g0)
-        p2_j = Signal(range(S_pad))
-        p2_i = Signal(range(N))
+        p1_j = Signal(range(S_pad))         # stage 1: source (row passes)
+        p1_i = Signal(range(N))             # stage 1: neuron (column passes)
+        valid_line = delay_line(m, p1_valid, RL, "p_valid")
+        g_line = delay_line(m, p1_g, RL, "p_g")
+        j_line = delay_line(m, p1_j, RL, "p_j")
+        p2_valid, p2_g, p2_j = valid_line[-1], g_line[-1], j_line[-1]
+        p2_last = delay_line(m, p1_last, RL, "p_last")[-1]
+        p2_i = delay_line(m, p1_i, RL, "p_i")[-1]
+        pipe_busy = Cat(valid_line).any()   # a slice is still on its way through stage 2
         acc = [Signal(acc_shape, name=f"acc{l}") for l in range(L)]
         a_hold = [Signal(acc_shape, name=f"a_hold{l}") for l in range(L)]
         nu_go = Signal()
@@ -234,6 +245,9 @@ class Core(wiring.Component):
 
         # --- Concurrent engines: pre-traces, spike list, spike output, post-trace jumps -----
         xt_run, xt_h, xt_v, xt_h1 = Signal(), Signal(range(HS + 1)), Signal(), Signal(range(HS))
+        xt_v2, xt_h2 = Signal(), Signal(range(HS))
+        xt_decayed = [Signal(trace, name=f"xt_decayed{l}") for l in range(L)]
+        xt_hit = Signal(L)
         bl_run, bl_done, bl_g = Signal(), Signal(), Signal(range(G + 1))
         bl_mask = Signal(L)
         em_run, em_done, em_e = Signal(), Signal(), Signal(range(N + 1))
@@ -243,20 +257,22 @@ class Core(wiring.Component):
 
         with m.If(xt_run):
             # Step 2 for x: decay every source's pre-trace, then delivered ones jump.
+            # Pipeline: read; decay; jump and write.
             with m.If(xt_h < HS):
                 m.d.comb += x_rd.addr.eq(xt_h)
                 m.d.sync += [xt_h.eq(xt_h + 1), xt_h1.eq(xt_h)]
-            m.d.sync += xt_v.eq(xt_h < HS)
-            with m.If(xt_v):
-                hit = delivered.word_select(xt_h1, L)
-                for l in range(L):
-                    decayed = (x_rd.data[l] * x_decay) >> spec.TRACE_DECAY_SHIFT
+            m.d.sync += [xt_v.eq(xt_h < HS), xt_v2.eq(xt_v), xt_h2.eq(xt_h1),
+                         xt_hit.eq(delivered.word_select(xt_h1, L))]
+            m.d.sync += [decayed.eq((x_rd.data[l] * x_decay) >> spec.TRACE_DECAY_SHIFT)
+                         for l, decayed in enumerate(xt_decayed)]
+            with m.If(xt_v2):
+                for l, decayed in enumerate(xt_decayed):
                     jumped = decayed + x_imp
-                    m.d.comb += x_wr.data[l].eq(Mux(hit[l], Mux(jumped > spec.TRACE_MAX,
-                                                                spec.TRACE_MAX, jumped),
+                    m.d.comb += x_wr.data[l].eq(Mux(xt_hit[l], Mux(jumped > spec.TRACE_MAX,
+                                                                   spec.TRACE_MAX, jumped),
                                                     decayed))
-                m.d.comb += [x_wr.addr.eq(xt_h1), x_wr.en.eq(all_lanes)]
-            with m.If((xt_h == HS) & ~xt_v):
+                m.d.comb += [x_wr.addr.eq(xt_h2), x_wr.en.eq(all_lanes)]
+            with m.If((xt_h == HS) & ~xt_v & ~xt_v2):
                 m.d.sync += xt_run.eq(0)
 
         with m.If(bl_run):
@@ -326,6 +342,7 @@ class Core(wiring.Component):
         c_xgroup = c_index[lb:]
         weight_ok = (c_i < N) & (c_j < S)
         reset_i = Signal(range(max(G, HS) + 1))
+        ctl_wait = Signal(range(RL))
 
         # --- The step engine -----------------------------------------------------------------
         with m.FSM(name="step"):
@@ -344,9 +361,9 @@ class Core(wiring.Component):
                 idx = self.step_in.payload.index
                 with m.If(self.step_in.valid):
                     with m.If(self.step_in.payload.end):
-                        m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0), p2_valid.eq(0),
+                        m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0),
                                      nu_go.eq(0), neurons_done.eq(0),
-                                     xt_run.eq(1), xt_h.eq(0), xt_v.eq(0),
+                                     xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0),
                                      bl_done.eq(0), em_done.eq(0), em_e.eq(0),
                                      yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0),
                                      half.eq(0)]
@@ -372,9 +389,8 @@ class Core(wiring.Component):
                 m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0), p1_from_in.eq(k0 < n_e),
                              p1_last.eq(k0 == last_k)]
                 # Stage 1.
-                m.d.comb += [ws.rd.col.eq(0), ws.rd.j.eq(list_entry(p1_from_in)),
-                             ws.rd.i.eq(p1_g << lb)]
-                m.d.sync += [p2_valid.eq(p1_valid), p2_g.eq(p1_g), p2_last.eq(p1_last)]
+                m.d.comb += [p1_j.eq(list_entry(p1_from_in)),
+                             ws.rd.col.eq(0), ws.rd.j.eq(p1_j), ws.rd.i.eq(p1_g << lb)]
                 # Stage 2.
                 m.d.sync += nu_go.eq(p2_valid & p2_last)
                 with m.If(p2_valid):
@@ -433,10 +449,9 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.sync += g0.eq(g0 + 1)
                 m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0), p1_from_in.eq(k0 < n_e)]
-                j1 = list_entry(p1_from_in)
-                m.d.comb += [ws.rd.col.eq(0), ws.rd.j.eq(j1), ws.rd.i.eq(p1_g << lb),
-                             x_rd.addr.eq(j1 >> lb), y_rd.addr.eq(p1_g)]
-                m.d.sync += [p2_valid.eq(p1_valid), p2_g.eq(p1_g), p2_j.eq(j1)]
+                m.d.comb += [p1_j.eq(list_entry(p1_from_in)),
+                             ws.rd.col.eq(0), ws.rd.j.eq(p1_j), ws.rd.i.eq(p1_g << lb),
+                             x_rd.addr.eq(j_line[RL - 1] >> lb), y_rd.addr.eq(g_line[RL - 1])]
                 x_j = lane(x_rd.data, p2_j[:lb] if lb else None)
                 post = s.word_select(p2_g, L)
                 dst = plastic_dst.word_select(p2_g, L)
@@ -447,7 +462,7 @@ class Core(wiring.Component):
                                                  & dst[l])]
                 m.d.comb += [wr_req.col.eq(0), wr_req.j.eq(p2_j), wr_req.i.eq(p2_g << lb)]
                 write_synapses()
-                with m.If((k0 == n_d) & ~p1_valid & ~p2_valid & ~wr_busy):
+                with m.If((k0 == n_d) & ~pipe_busy & ~wr_busy):
                     m.d.sync += [yi_run.eq(1), k0.eq(0), g0.eq(0), half.eq(0)]
                     m.next = "COL_WAIT"
 
@@ -469,10 +484,9 @@ class Core(wiring.Component):
                     with m.Else():
                         m.d.sync += g0.eq(g0 + 1)
                 m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0)]
-                i1 = slc_rd.data
-                m.d.comb += [ws.rd.col.eq(1), ws.rd.j.eq(p1_g << lb), ws.rd.i.eq(i1),
-                             x_rd.addr.eq(p1_g)]
-                m.d.sync += [p2_valid.eq(p1_valid), p2_g.eq(p1_g), p2_i.eq(i1)]
+                m.d.comb += [p1_i.eq(slc_rd.data),
+                             ws.rd.col.eq(1), ws.rd.j.eq(p1_g << lb), ws.rd.i.eq(p1_i),
+                             x_rd.addr.eq(g_line[RL - 1])]
                 src = plastic_src.word_select(p2_g, L)
                 hit = delivered.word_select(p2_g, L)
                 for l, unit in enumerate(synapses):
@@ -482,7 +496,7 @@ class Core(wiring.Component):
                                                  & src[l] & ~hit[l])]
                 m.d.comb += [wr_req.col.eq(1), wr_req.j.eq(p2_g << lb), wr_req.i.eq(p2_i)]
                 write_synapses()
-                with m.If((k0 == n_s) & ~p1_valid & ~p2_valid & ~wr_busy):
+                with m.If((k0 == n_s) & ~pipe_busy & ~wr_busy):
                     m.next = "FINISH"
 
             with m.State("FINISH"):
@@ -497,8 +511,12 @@ class Core(wiring.Component):
 
             # --- Control accesses ---------------------------------------------------------
             with m.State("CTL"):
-                m.d.sync += rsp.eq(0)
-                m.next = "CTL_READ"
+                # RL clocks with the addresses held: the weight store's read arrives.
+                # Repeating a write is harmless.
+                m.d.sync += [rsp.eq(0), ctl_wait.eq(ctl_wait + 1)]
+                with m.If(ctl_wait == RL - 1):
+                    m.d.sync += ctl_wait.eq(0)
+                    m.next = "CTL_READ"
                 with m.Switch(cmd.space):
                     with m.Case(Space.WEIGHT):
                         m.d.comb += [ws.rd.col.eq(0), ws.rd.j.eq(c_j), ws.rd.i.eq(c_group << lb),
@@ -528,7 +546,8 @@ class Core(wiring.Component):
                         m.d.comb += x_rd.addr.eq(c_xgroup)
                     with m.Case(Space.CONTROL):
                         with m.If(cmd.write & (c_addr == Control.RESET.value)):
-                            m.d.sync += [reset_i.eq(0), s_prev.eq(0), n_sprev.eq(0)]
+                            m.d.sync += [reset_i.eq(0), s_prev.eq(0), n_sprev.eq(0),
+                                         ctl_wait.eq(0)]
                             m.next = "RESET"
                         with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTERS.value)):
                             m.d.sync += [steps.eq(0), cycles.eq(0)]

@@ -8,8 +8,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
+from .pipeline import register
 
-__all__ = ["NeuronUpdate", "trunc0", "saturate", "register", "delay_line"]
+__all__ = ["NeuronUpdate", "trunc0", "saturate"]
 
 STATE = signed(spec.STATE_BITS)
 DECAY = unsigned(spec.DECAY_SHIFT + 1)      # du, dv in [0, 4096]
@@ -29,21 +30,6 @@ def trunc0(value, k):
 def saturate(value, low, high):
     """Return *value* clipped to [*low*, *high*]."""
     return Mux(value < low, low, Mux(value > high, high, value))
-
-
-def register(m, value, name, shape=None):
-    """Return a signal (of *shape*, else *value*'s) that holds *value* one clock later."""
-    reg = Signal(shape if shape is not None else value.shape(), name=name)
-    m.d.sync += reg.eq(value)
-    return reg
-
-
-def delay_line(m, value, clocks, name):
-    """Return ``[value, value 1 clock later, ..., value *clocks* clocks later]``."""
-    stages = [value]
-    for n in range(clocks):
-        stages.append(register(m, stages[-1], f"{name}{n + 1}"))
-    return stages
 
 
 class NeuronUpdate(wiring.Component):

@@ -8,7 +8,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from .neuron import register, saturate
+from .neuron import saturate
+from .pipeline import register
 
 __all__ = ["SynapseUpdate"]
 

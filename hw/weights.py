@@ -8,13 +8,14 @@ so both the accumulation and row updates (rows of delivered sources) and the col
 banks to lanes.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .. import spec
+from .pipeline import delay_line, register
 
 __all__ = ["WeightStore", "rotate"]
 
@@ -48,8 +49,8 @@ class Access(data.Struct):
 class WeightStore(wiring.Component):
     """Hold the (n_rows × n_neurons) int8 weights; read and write L synapses a clock.
 
-    Reads are synchronous: ``rd_data`` holds the slice addressed by ``rd`` on the previous
-    clock. A write of the slice ``wr`` with ``wr_data`` takes effect at the clock edge, lane
+    Reads are synchronous: ``rd_data`` holds the slice addressed by ``rd`` ``read_latency``
+    clocks earlier. A write of the slice ``wr`` with ``wr_data`` takes effect at the clock edge, lane
     by lane as ``wr_en`` says. A read and a write of different synapses may happen in the
     same clock.
 
@@ -64,6 +65,10 @@ class WeightStore(wiring.Component):
     single_port : bool
         Give each bank one shared address (a single-port RAM, e.g. iCE40 SPRAM): a clock
         that writes a bank reads nothing useful from it.
+    registered : bool
+        Register each bank's read address and read data (dual-port banks only): reads take
+        ``read_latency = 3`` clocks instead of 1, and neither the address arithmetic nor the
+        block RAM's clock-to-output time shares a clock with the rotation and what follows.
 
     Members
     -------
@@ -73,7 +78,7 @@ class WeightStore(wiring.Component):
     wr_data : In(ArrayLayout(signed(8), lanes))
     wr_en : In(lanes)
     """
-    def __init__(self, n_rows, n_neurons, lanes, single_port=False):
+    def __init__(self, n_rows, n_neurons, lanes, single_port=False, registered=False):
         for name, value in (("n_rows", n_rows), ("n_neurons", n_neurons), ("lanes", lanes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -85,7 +90,11 @@ class WeightStore(wiring.Component):
         if max(n_rows, n_neurons) > (1 << 16):
             raise ValueError("at most 65536 rows and neurons")
         self.n_rows, self.n_neurons, self.lanes = n_rows, n_neurons, lanes
+        if single_port and registered:
+            raise ValueError("registered reads need dual-port banks (single_port=False)")
         self.single_port = bool(single_port)
+        self.registered = bool(registered)
+        self.read_latency = 3 if registered else 1
         self.groups = n_neurons // lanes
         lane_data = data.ArrayLayout(signed(spec.WEIGHT_BITS), lanes)
         super().__init__({
@@ -99,14 +108,18 @@ class WeightStore(wiring.Component):
         lb = ceil_log2(L)
         depth = self.n_rows * G
         rot = Signal(range(L), name=f"{name}_rot")
-        base = Signal(range(depth), name=f"{name}_base")
-        m.d.comb += [rot.eq(access.i + access.j), base.eq(access.j * G + (access.i >> lb))]
+        m.d.comb += rot.eq(access.i + access.j)
+        # The low lb bits of j are zero in column mode, so j + lane == j | lane; with a
+        # power-of-two G the address is then bits side by side, no adder.
+        group = access.i >> lb
         addrs = []
         for bank in range(L):
             addr = Signal(range(depth), name=f"{name}_addr{bank}")
             lane = Signal(range(L), name=f"{name}_lane{bank}")
+            row = access.j | Mux(access.col, lane, 0)
             m.d.comb += [lane.eq(bank - rot),
-                         addr.eq(base + (lane * G if L > 1 else 0) * access.col)]
+                         addr.eq(Cat(group[:ceil_log2(G)], row) if G & (G - 1) == 0
+                                 else row * G + group)]
             addrs.append(addr)
         return addrs, rot
 
@@ -116,8 +129,9 @@ class WeightStore(wiring.Component):
         depth = self.n_rows * self.groups
         rd_addrs, rd_rot = self._bank_addresses(m, self.rd, "rd")
         wr_addrs, wr_rot = self._bank_addresses(m, self.wr, "wr")
-        rot_q = Signal.like(rd_rot)
-        m.d.sync += rot_q.eq(rd_rot)
+        if self.registered:
+            rd_addrs = [register(m, addr, f"rd_addr{bank}_q") for bank, addr in enumerate(rd_addrs)]
+        rot_q = delay_line(m, rd_rot, self.read_latency, "rd_rot")[-1]
 
         # Lane l's write goes to bank (l + rot): bank b takes lane (b - rot).
         wr_lanes = [self.wr_data[lane] for lane in range(L)]
@@ -141,7 +155,8 @@ class WeightStore(wiring.Component):
             else:
                 m.d.comb += [rd.addr.eq(rd_addrs[bank]), wr.addr.eq(wr_addrs[bank])]
             m.d.comb += [wr.data.eq(wr_banks[bank]), wr.en.eq(en_banks[bank])]
-            rd_banks.append(rd.data)
+            rd_banks.append(register(m, rd.data, f"bank{bank}_q") if self.registered
+                            else rd.data)
         for lane, value in enumerate(rotate(m, rd_banks, rot_q)):
             m.d.comb += self.rd_data[lane].eq(value)
         return m
