@@ -283,9 +283,11 @@ class Link(wiring.Component):
         h_space, h_addr = hdr[0:8], hdr[8:32]
         h_count, h_width = hdr[32:48], hdr[48:56]
         h_flags, h_steps = hdr[0:8], hdr[0:16]
+        # Registered (HDR_DONE waits a clock for them): the product is off DISPATCH's paths.
         count_width = Signal(19)
-        m.d.comb += count_width.eq(h_count * h_width[:3])
-        width_ok = (h_width >= 1) & (h_width <= 4) & (h_count != 0)
+        width_ok = Signal()
+        m.d.sync += [count_width.eq(h_count * h_width[:3]),
+                     width_ok.eq((h_width >= 1) & (h_width <= 4) & (h_count != 0))]
         e_status = Signal(Status)
         e_pos = Signal(16)
         e_has_pos = Signal()
@@ -391,7 +393,10 @@ class Link(wiring.Component):
                 m.d.comb += adv.eq(1)
                 m.d.sync += [hdr.eq(Cat(hdr[8:], byte)), hcount.eq(hcount + 1)]
                 with m.If(hcount == 6):
-                    m.next = "DISPATCH"
+                    m.next = "HDR_DONE"
+
+            with m.State("HDR_DONE"):
+                m.next = "DISPATCH"
 
             with m.State("DISPATCH"):
                 m.d.sync += [pos.eq(0), cur_addr.eq(h_addr), k.eq(0), val.eq(0)]
