@@ -42,8 +42,8 @@ class NeuronUpdate(wiring.Component):
     nothing wraps before saturation.
 
     The unit is a pipeline that takes one neuron a clock: the outputs belong to the inputs
-    presented ``LATENCY`` clocks earlier (one multiply, one add, or one saturation per stage,
-    so the update does not bound the clock).
+    presented ``LATENCY`` clocks earlier (a multiply, or a few adds, or a saturation per
+    stage, so the update does not bound the clock).
 
     Parameters
     ----------
@@ -92,15 +92,25 @@ class NeuronUpdate(wiring.Component):
             """Carry *values* unchanged through the next stage (suffix *n*)."""
             return {key: stage(f"{key}{n}", value) for key, value in values.items()}
 
-        # 1: the inputs.
+        # 1: the inputs, with the decay factors 4096 - d.
         s1 = {name: stage(f"{name}1", getattr(self, name)) for name in
-              ("u", "v", "ref", "a", "vth", "bias", "du", "dv", "t_ref", "w_exp")}
-        # 2: the two decay products and the scaled input.
-        pu = stage("pu2", s1["u"] * (one - s1["du"]), product)
-        pv = stage("pv2", s1["v"] * (one - s1["dv"]), product)
+              ("u", "v", "ref", "a", "vth", "bias", "t_ref", "w_exp")}
+        ku, kv = stage("ku1", one - self.du), stage("kv1", one - self.dv)
+
+        def partial_products(name, x, k):
+            """Return x·k summed from two registered products, x's signed high half times k and
+            its unsigned low half times k: each multiplier sits directly between registers."""
+            high = stage(f"{name}_high2", x[shift:].as_signed() * k)
+            low = stage(f"{name}_low2", x[:shift] * k)
+            return (high << shift) + low
+
+        # 2: the decay products (in halves) and the scaled input.
+        pu = partial_products("pu", s1["u"], ku)
+        pv = partial_products("pv", s1["v"], kv)
         a2 = stage("a2", s1["a"] << s1["w_exp"], scaled)
         s2 = follow(2, **{k: s1[k] for k in ("ref", "vth", "bias", "t_ref")})
-        # 3: u before saturation; v's decay plus bias (its sum with u' comes next).
+        # 3: the products summed; u before saturation; v's decay plus bias (its sum with u'
+        # comes next).
         u_sum = stage("u_sum3", trunc0(pu, shift) + a2,
                       signed(max(product.width - shift, scaled.width) + 1))
         vb = stage("vb3", trunc0(pv, shift) + s2["bias"], signed(spec.STATE_BITS + 2))
