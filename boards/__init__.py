@@ -95,9 +95,12 @@ _ICE40_PLL_12 = {
 }
 
 # ECP5 EHXPLLL settings from ``ecppll -i 25 -o F`` (feedback from CLKOP):
-# (CLKI_DIV, CLKOP_DIV, CLKOP_CPHASE, CLKFB_DIV). Each is a multiple of 3 MHz (3 Mbaud).
+# (CLKI_DIV, CLKOP_DIV, CLKOP_CPHASE, CLKFB_DIV); out = 25 MHz / CLKI_DIV · CLKFB_DIV, the
+# VCO (out · CLKOP_DIV) in 400–800 MHz. Each is within 0.5 % of a multiple of 3 MHz (3 Mbaud):
+# 54.17 MHz = 25 · 13 / 6 (divisor 18, 3.009 Mbaud) is the fastest below 60 the PFD allows.
 _ECP5_PLL_25 = {
     45_000_000: (5, 13, 6, 9),
+    54_166_667: (6, 11, 5, 13),
     60_000_000: (5, 10, 4, 12),
     75_000_000: (1, 8, 4, 3),
     90_000_000: (5, 7, 3, 18),

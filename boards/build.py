@@ -96,6 +96,17 @@ def _default_out_dir(board):
     return Path("build") / board.name
 
 
+def clock_hz(board, clk_mhz):
+    """Return the clock in Hz that *clk_mhz* asks of *board*: one of its PLL frequencies when
+    within 10 kHz of it (54.17 means 54.1666… MHz), else *clk_mhz* itself (which the top
+    level then refuses, naming the frequencies it can make)."""
+    if not isinstance(clk_mhz, (int, float)) or isinstance(clk_mhz, bool) or clk_mhz <= 0:
+        raise ValueError(f"clk_mhz must be a positive number, not {clk_mhz!r}")
+    clk_hz = int(round(clk_mhz * 1e6))
+    near = [f for f in board.clocks if abs(f - clk_hz) <= 10_000]
+    return near[0] if near else clk_hz
+
+
 def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk_mhz=None,
           seed=1, make_top=None, echo=print):
     """Build *board*'s bitstream for a geometry; return the report (also in report.json).
@@ -140,12 +151,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
     lanes = board.lanes if lanes is None else lanes
     for name, value in (("n_inputs", n_inputs), ("n_neurons", n_neurons), ("lanes", lanes)):
         _check_count(name, value, allow_none=False)
-    if clk_mhz is None:
-        clk_hz = board.clk_hz
-    else:
-        if not isinstance(clk_mhz, (int, float)) or isinstance(clk_mhz, bool) or clk_mhz <= 0:
-            raise ValueError(f"clk_mhz must be a positive number, not {clk_mhz!r}")
-        clk_hz = int(round(clk_mhz * 1e6))
+    clk_hz = board.clk_hz if clk_mhz is None else clock_hz(board, clk_mhz)
     _check_count("seed", seed)
     divisor = uart_divisor(clk_hz, board.baud)
     make_top = default_make_top if make_top is None else make_top

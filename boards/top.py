@@ -95,7 +95,7 @@ class BoardTop(wiring.Component):
             m.submodules.pll = Instance(
                 "EHXPLLL",
                 a_FREQUENCY_PIN_CLKI=str(board.osc_hz // 1_000_000),
-                a_FREQUENCY_PIN_CLKOP=str(self.clk_hz // 1_000_000),
+                a_FREQUENCY_PIN_CLKOP=f"{self.clk_hz / 1e6:g}",
                 a_ICP_CURRENT="12", a_LPF_RESISTOR="8",
                 a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
                 p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
