@@ -345,6 +345,14 @@ class Core(wiring.Component):
         ctl_wait = Signal(range(RL))
 
         # --- The step engine -----------------------------------------------------------------
+        in_valid = Signal()                 # a registered input beat (not the end) to store
+        in_index = Signal.like(self.step_in.payload.index)
+
+        def store_input():
+            with m.If(in_valid & (in_index < n_in) & ~in_e.bit_select(in_index, 1)):
+                m.d.comb += [dl_wr.addr.eq(n_e), dl_wr.data.eq(in_index), dl_wr.en.eq(1)]
+                m.d.sync += [n_e.eq(n_e + 1), in_e.bit_select(in_index, 1).eq(1)]
+
         with m.FSM(name="step"):
             with m.State("IDLE"):
                 with m.If(self.step_in.valid):
@@ -355,23 +363,28 @@ class Core(wiring.Component):
                     m.next = "CTL"
 
             # Step 1: this step's external inputs (duplicates and indices >= n_inputs ignored).
+            # Each beat is registered, then stored the next clock (off the link's paths).
             with m.State("RECV"):
                 m.d.comb += self.step_in.ready.eq(1)
                 m.d.comb += counting.eq(self.step_in.valid)
-                idx = self.step_in.payload.index
-                with m.If(self.step_in.valid):
-                    with m.If(self.step_in.payload.end):
-                        m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0),
-                                     nu_go.eq(0), neurons_done.eq(0),
-                                     xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0),
-                                     bl_done.eq(0), em_done.eq(0), em_e.eq(0),
-                                     yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0),
-                                     half.eq(0)]
-                        m.d.sync += [a.eq(0) for a in acc]
-                        m.next = "ACC"
-                    with m.Elif((idx < n_in) & ~in_e.bit_select(idx, 1)):
-                        m.d.comb += [dl_wr.addr.eq(n_e), dl_wr.data.eq(idx), dl_wr.en.eq(1)]
-                        m.d.sync += [n_e.eq(n_e + 1), in_e.bit_select(idx, 1).eq(1)]
+                m.d.sync += [in_valid.eq(self.step_in.valid & ~self.step_in.payload.end),
+                             in_index.eq(self.step_in.payload.index)]
+                store_input()
+                with m.If(self.step_in.valid & self.step_in.payload.end):
+                    m.next = "RECV_END"
+
+            with m.State("RECV_END"):
+                m.d.comb += counting.eq(1)
+                store_input()
+                m.d.sync += in_valid.eq(0)
+                m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0),
+                             nu_go.eq(0), neurons_done.eq(0),
+                             xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0),
+                             bl_done.eq(0), em_done.eq(0), em_e.eq(0),
+                             yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0),
+                             half.eq(0)]
+                m.d.sync += [a.eq(0) for a in acc]
+                m.next = "ACC"
 
             # Steps 3 and 4: for each neuron group g, sum W[j, g·L + l] over the delivered j
             # (max(n_d, 1) items, a dummy one when nothing is delivered), then update the

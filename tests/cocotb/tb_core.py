@@ -121,8 +121,13 @@ class TB:
         return settings, fields
 
     async def step(self, inputs):
-        for index in np.flatnonzero(inputs):
-            await self.send("step_in", int(index))
+        indices = [int(i) for i in np.flatnonzero(inputs)]
+        # The core ignores a repeated index and one that is not an input: send both.
+        indices[1:1] = indices[:1]
+        if self.n_inputs < (1 << self.sb):
+            indices.append(self.n_inputs)
+        for index in indices:
+            await self.send("step_in", index)
         await self.send("step_in", 1 << self.sb)
         spikes = np.zeros(self.n_neurons, dtype=bool)
         last = -1
