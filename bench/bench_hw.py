@@ -149,9 +149,14 @@ def bench_boards(results, quick):
                   f"{(net.n_inputs, net.n_neurons, standard['lanes'])}: no steps/s")
             continue
         rate = report["fmax_mhz"] * 1e6 / standard["cycles_per_step"]
+        met = bool(report.get("timing_met"))
+        # What the bitstream runs at: its PLL clock, when timing closed there.
+        clock_rate = report["target_mhz"] * 1e6 / standard["cycles_per_step"] if met else None
         boards[board] = {"fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
+                         "timing_met": met,
                          "geometry": [report["n_inputs"], report["n_neurons"], report["lanes"]],
                          "steps_per_s": round(rate),
+                         "clock_steps_per_s": None if clock_rate is None else round(clock_rate),
                          "synaptic_events_per_s": round(rate * standard["synapse_ops_per_step"]),
                          "vs_neurocorex": round(rate / NEUROCOREX_STEPS_PER_S, 1)}
     results["board_steps_per_s"] = {
