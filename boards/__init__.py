@@ -139,7 +139,7 @@ _BOARD_LIST = [
           bitstream_ext="bin", extra_resources="break_off_pmod"),
     Board("ulx3s", "Radiona ULX3S with ECP5 LFE5U-85F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", n_inputs=256, n_neurons=256, lanes=16,
-          clk_hz=60_000_000, **_ULX3S),
+          clk_hz=54_166_667, **_ULX3S),
     Board("ulx3s_45f", "Radiona ULX3S with ECP5 LFE5U-45F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", n_inputs=256, n_neurons=256, lanes=16,
           clk_hz=60_000_000, **_ULX3S),
