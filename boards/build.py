@@ -18,6 +18,7 @@ For the Xilinx boards it writes the Vivado build files only and says that Vivado
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from .memmap import map_large_memories_to_spram
 from .top import BoardTop, default_make_top, uart_divisor
 
 __all__ = ["build", "program", "main", "program_main", "parse_nextpnr_report",
-           "tool_environment", "BuildError"]
+           "overfull_resources", "tool_environment", "BuildError"]
 
 NAME = "top"
 NEXTPNR_REPORT = "nextpnr-report.json"
@@ -90,6 +91,18 @@ def parse_nextpnr_report(report):
         if fmax is None or clock["achieved"] < fmax:
             fmax, target = float(clock["achieved"]), float(clock["constraint"])
     return fmax, target, resources
+
+
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%\s*$", re.MULTILINE)
+
+
+def overfull_resources(log_text):
+    """Return ``{resource: [used, available]}`` for what a nextpnr log says the design needs
+    more of than the device has (empty when everything fits, or the log has no table)."""
+    need = {}
+    for name, used, available in _UTILISATION.findall(log_text):
+        need[name] = [int(used), int(available)]
+    return {name: ua for name, ua in need.items() if ua[0] > ua[1]}
 
 
 def _default_out_dir(board):
@@ -212,7 +225,18 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
     report["build_seconds"] = round(time.monotonic() - started, 1)
     report["toolchain"] = "yowasp (yosys + nextpnr-{})".format(board.family)
     if result.returncode != 0:
-        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        text = log_path.read_text(errors="replace")
+        tail = text.splitlines()[-15:]
+        nextpnr_log = out_dir / f"{NAME}.tim"
+        over = overfull_resources(nextpnr_log.read_text(errors="replace")
+                                  if nextpnr_log.is_file() else text)
+        if over:
+            need = ", ".join(f"{used} {name} of {available}"
+                             for name, (used, available) in over.items())
+            raise BuildError(f"{n_inputs} inputs + {n_neurons} neurons at {lanes} lane{'s' * (lanes != 1)} do not "
+                             f"fit the {platform.device}: the design needs {need}. A smaller "
+                             "geometry (--n-inputs, --n-neurons, --lanes) may fit; "
+                             f"docs/boards.md lists what does. Logs: {log_path}")
         raise BuildError(f"the {board.name} build failed (exit {result.returncode}); "
                          f"see {log_path}:\n" + "\n".join(tail))
 

@@ -284,9 +284,10 @@ class Link(wiring.Component):
         h_count, h_width = hdr[32:48], hdr[48:56]
         h_flags, h_steps = hdr[0:8], hdr[0:16]
         # Registered (HDR_DONE waits a clock for them): the product is off DISPATCH's paths.
+        # The product by a 3-bit width as shifts and adds: no multiplier (a DSP on iCE40).
         count_width = Signal(19)
         width_ok = Signal()
-        m.d.sync += [count_width.eq(h_count * h_width[:3]),
+        m.d.sync += [count_width.eq(sum(Mux(h_width[b], h_count << b, 0) for b in range(3))),
                      width_ok.eq((h_width >= 1) & (h_width <= 4) & (h_count != 0))]
         e_status = Signal(Status)
         e_pos = Signal(16)
