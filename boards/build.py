@@ -1,7 +1,7 @@
 """Build a board's bitstream with the open toolchain, and program a board.
 
     spikecore build --board NAME [--n-inputs A --n-neurons B --lanes L] [--clk-mhz F]
-                    [--out DIR] [--seed S]
+                    [--out DIR] [--seed S] [--router router1|router2]
     spikecore program --board NAME [--bitstream FILE]
 
 ``build`` writes ``build/NAME/`` (or ``--out``): the Amaranth-generated sources and build
@@ -120,8 +120,12 @@ def clock_hz(board, clk_mhz):
     return near[0] if near else clk_hz
 
 
+#: nextpnr's routers: router1 (its default) and router2 (faster on congested designs).
+ROUTERS = ("router1", "router2")
+
+
 def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk_mhz=None,
-          seed=1, make_top=None, echo=print):
+          seed=1, router=None, make_top=None, echo=print):
     """Build *board*'s bitstream for a geometry; return the report (also in report.json).
 
     Parameters
@@ -136,6 +140,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         Core clock in MHz, one the board can make (None: the board's default).
     seed : int
         nextpnr placement seed.
+    router : str or None
+        nextpnr router, one of ``ROUTERS`` (None: nextpnr's default, router1).
     make_top : callable or None
         ``make_top(n_inputs, n_neurons, lanes, divisor, clk_hz)`` returns the top level;
         default ``spikecore.hw.top.Top`` (what the virtual board simulates). Tests use
@@ -166,6 +172,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         _check_count(name, value, allow_none=False)
     clk_hz = board.clk_hz if clk_mhz is None else clock_hz(board, clk_mhz)
     _check_count("seed", seed)
+    if router is not None and router not in ROUTERS:
+        raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     divisor = uart_divisor(clk_hz, board.baud)
     make_top = default_make_top if make_top is None else make_top
     out_dir = Path(_default_out_dir(board) if out_dir is None else out_dir)
@@ -185,6 +193,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         "n_neurons": n_neurons, "lanes": lanes, "fmax_mhz": None,
         "target_mhz": clk_hz / 1e6, "timing_met": None, "resources": {}, "bitstream": None,
         "clk_hz": clk_hz, "baud": round(clk_hz / divisor), "divisor": divisor,
+        "seed": seed, "router": router or "router1",
         "top": f"{type(core).__module__}.{type(core).__qualname__}",
     }
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -195,7 +204,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         return _prepare_vendor(board, platform, design, out_dir, report, echo)
 
     overrides = {"nextpnr_opts": ["--report", NEXTPNR_REPORT, "--timing-allow-fail",
-                                  "--seed", str(seed)]}
+                                  "--seed", str(seed)]
+                 + ([] if router is None else ["--router", router])}
     if board.family == "ice40":
         # Multipliers into the SB_MAC16 DSPs, memories into the SPRAMs where they fit.
         overrides["synth_opts"] = ["-dsp", "-spram"]
@@ -353,11 +363,14 @@ def main(argv=None):
     p.add_argument("--lanes", type=_positive, help="synapse lanes (default: the board's)")
     p.add_argument("--clk-mhz", type=float, help="core clock in MHz (default: the board's)")
     p.add_argument("--seed", type=_positive, default=1, help="nextpnr seed (default: 1)")
+    p.add_argument("--router", choices=ROUTERS,
+                   help="nextpnr router (default: nextpnr's, router1; router2 routes the "
+                        "congested large geometries)")
     p.add_argument("--out", help="build folder (default: build/BOARD)")
     args = p.parse_args(argv)
     try:
         report = build(args.board, args.n_inputs, args.n_neurons, args.lanes, args.out,
-                       clk_mhz=args.clk_mhz, seed=args.seed)
+                       clk_mhz=args.clk_mhz, seed=args.seed, router=args.router)
     except (ValueError, TypeError, RuntimeError, OSError) as exc:
         print(f"spikecore build: error: {exc}", file=sys.stderr)
         return 1

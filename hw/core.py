@@ -343,6 +343,9 @@ class Core(wiring.Component):
         weight_ok = (c_i < N) & (c_j < S)
         reset_i = Signal(range(max(G, HS) + 1))
         ctl_wait = Signal(range(RL))
+        # The bit a MASK or SPIKED read returns, selected from its (up to S-bit) vector during
+        # CTL: the wide bit multiplexers are off the path that assembles rsp in CTL_READ.
+        bit_rd = Signal()
 
         # --- The step engine -----------------------------------------------------------------
         in_valid = Signal()                 # a registered input beat (not the end) to store
@@ -526,7 +529,7 @@ class Core(wiring.Component):
             with m.State("CTL"):
                 # RL clocks with the addresses held: the weight store's read arrives.
                 # Repeating a write is harmless.
-                m.d.sync += [rsp.eq(0), ctl_wait.eq(ctl_wait + 1)]
+                m.d.sync += [rsp.eq(0), bit_rd.eq(0), ctl_wait.eq(ctl_wait + 1)]
                 with m.If(ctl_wait == RL - 1):
                     m.d.sync += ctl_wait.eq(0)
                     m.next = "CTL_READ"
@@ -549,14 +552,19 @@ class Core(wiring.Component):
                             with m.If(cmd.write & (c_addr == setting.value)):
                                 m.d.sync += reg.eq(cmd.data)
                     with m.Case(Space.MASK):
-                        with m.If(cmd.write & (c_addr < S)):
-                            m.d.sync += plastic_src.bit_select(c_addr[:sb], 1).eq(cmd.data[0])
-                        with m.If(cmd.write & (c_addr[sb:] == 1) & (c_addr[:sb] < N)):
-                            m.d.sync += plastic_dst.bit_select(c_addr[:nb], 1).eq(cmd.data[0])
+                        with m.If(c_addr < S):
+                            m.d.sync += bit_rd.eq(plastic_src.bit_select(c_addr[:sb], 1))
+                            with m.If(cmd.write):
+                                m.d.sync += plastic_src.bit_select(c_addr[:sb], 1).eq(cmd.data[0])
+                        with m.If((c_addr[sb:] == 1) & (c_addr[:sb] < N)):
+                            m.d.sync += bit_rd.eq(plastic_dst.bit_select(c_addr[:nb], 1))
+                            with m.If(cmd.write):
+                                m.d.sync += plastic_dst.bit_select(c_addr[:nb], 1).eq(cmd.data[0])
                     with m.Case(Space.STATE):
                         for rd in (u_rd, v_rd, ref_rd, y_rd):
                             m.d.comb += rd.addr.eq(c_xgroup)
                         m.d.comb += x_rd.addr.eq(c_xgroup)
+                        m.d.sync += bit_rd.eq(s_prev.bit_select(c_index, 1))
                     with m.Case(Space.CONTROL):
                         with m.If(cmd.write & (c_addr == Control.RESET.value)):
                             m.d.sync += [reset_i.eq(0), s_prev.eq(0), n_sprev.eq(0),
@@ -579,10 +587,7 @@ class Core(wiring.Component):
                                 with m.If(c_addr == setting.value):
                                     m.d.sync += rsp.eq(reg)
                         with m.Case(Space.MASK):
-                            with m.If(c_addr < S):
-                                m.d.sync += rsp.eq(plastic_src.bit_select(c_addr[:sb], 1))
-                            with m.If((c_addr[sb:] == 1) & (c_addr[:sb] < N)):
-                                m.d.sync += rsp.eq(plastic_dst.bit_select(c_addr[:nb], 1))
+                            m.d.sync += rsp.eq(bit_rd)
                         with m.Case(Space.STATE):
                             ok_n = c_index < N
                             for field, rd in ((StateField.U, u_rd), (StateField.V, v_rd),
@@ -590,7 +595,7 @@ class Core(wiring.Component):
                                 with m.If(ok_n & (c_sfield == field.value)):
                                     m.d.sync += rsp.eq(lane(rd.data, c_xlane))
                             with m.If(ok_n & (c_sfield == StateField.SPIKED.value)):
-                                m.d.sync += rsp.eq(s_prev.bit_select(c_index, 1))
+                                m.d.sync += rsp.eq(bit_rd)
                             with m.If((c_index < S) & (c_sfield == StateField.X.value)):
                                 m.d.sync += rsp.eq(lane(x_rd.data, c_xlane))
                         with m.Case(Space.COUNTER):

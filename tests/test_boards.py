@@ -62,6 +62,12 @@ def test_bad_geometry_is_refused(tmp_path, name, value):
     assert not any(tmp_path.iterdir())
 
 
+def test_unknown_router_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="router must be one of router1, router2, not 'fast'"):
+        build("ulx3s", 8, 8, 1, tmp_path / "b", router="fast", make_top=StandInTop)
+    assert not (tmp_path / "b").exists()
+
+
 def test_clock_the_board_cannot_make_is_refused(tmp_path):
     with pytest.raises(ValueError, match="cannot make a 33 MHz clock; choose one of"):
         build("icebreaker", 8, 8, 1, tmp_path / "x", clk_mhz=33, make_top=StandInTop)
