@@ -65,7 +65,7 @@ class NeuronUpdate(wiring.Component):
     spike : Out(1)
     """
     #: Clocks from inputs to outputs.
-    LATENCY = 5
+    LATENCY = 6
 
     def __init__(self, acc_width):
         if isinstance(acc_width, bool) or not isinstance(acc_width, int) or acc_width < 2:
@@ -123,14 +123,16 @@ class NeuronUpdate(wiring.Component):
         v_sum = stage("v_sum5", vb4 + u_next, signed(spec.STATE_BITS + 3))
         u5 = stage("u_next5", u_next)
         s5 = follow(5, **s4)
-        # Out: v' saturated, the threshold and the refractory counter.
-        v_sat = Signal(STATE)
-        m.d.comb += [v_sat.eq(saturate(v_sum, spec.STATE_MIN, spec.STATE_MAX)),
-                     self.u_next.eq(u5)]
-        with m.If(s5["ref"] != 0):
-            m.d.comb += [self.ref_next.eq(s5["ref"] - 1), self.v_next.eq(0), self.spike.eq(0)]
-        with m.Elif(v_sat > s5["vth"]):
-            m.d.comb += [self.ref_next.eq(s5["t_ref"]), self.v_next.eq(0), self.spike.eq(1)]
+        # 6: v' saturated.
+        v_sat = stage("v_sat6", saturate(v_sum, spec.STATE_MIN, spec.STATE_MAX), STATE)
+        u6 = stage("u_next6", u5)
+        s6 = follow(6, **s5)
+        # Out: the threshold and the refractory counter.
+        m.d.comb += self.u_next.eq(u6)
+        with m.If(s6["ref"] != 0):
+            m.d.comb += [self.ref_next.eq(s6["ref"] - 1), self.v_next.eq(0), self.spike.eq(0)]
+        with m.Elif(v_sat > s6["vth"]):
+            m.d.comb += [self.ref_next.eq(s6["t_ref"]), self.v_next.eq(0), self.spike.eq(1)]
         with m.Else():
             m.d.comb += [self.ref_next.eq(0), self.v_next.eq(v_sat), self.spike.eq(0)]
         return m
