@@ -11,11 +11,20 @@ def write_report(out, docs):
     r = out["results"]
     m = out["machine"]
     lines = ["# Performance", "",
-             f"Measured by `make bench` on {m['date']} ({m['cpu']}, {m['cores']} cores, "
+             f"Last written by `make bench` on {m['date']} ({m['cpu']}, {m['cores']} cores, "
              f"Python {m['python']}, commit {m['commit']}). Every figure uses the standard "
              "workload (shared/workloads/standard.json: 256 inputs at 10 % per step, 256 "
              "neurons all-to-all, trace STDP on) unless it says otherwise. Raw numbers: "
              "bench/results/latest.json.", ""]
+    if "sections" in r:
+        # A partial run (--only) keeps the other sections' figures: each has its own date.
+        lines += [_row(["section", "measured", "load average (1 min) before / after"]),
+                  _row(["---"] * 3)]
+        lines += [_row([name, s["date"], " / ".join(str(x) for x in s["load_average_1min"])])
+                  for name, s in r["sections"].items()]
+        lines += ["", f"This machine has {m['cores']} cores: a load average near or above that "
+                  "means other jobs shared the CPU, and the wall-clock figures of that section "
+                  "(steps/s, cycles/s) are low. Cycle counts do not depend on it.", ""]
     lines += ["## Golden model vs Brian2", "",
               _row(["simulator", "steps/s", "model speed-up"]), _row(["---"] * 3)]
     if "model_standard" in r:

@@ -8,6 +8,7 @@ recipe (``spikecore.workload.standard_workload``).
 import argparse
 import datetime
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -39,7 +40,6 @@ def machine_info():
                                 capture_output=True, text=True).stdout.strip()
     except OSError:
         commit = None
-    import os
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
             "python": platform.python_version(), "commit": commit, "versions": versions}
@@ -119,7 +119,12 @@ def main(argv=None):
         if args.only and name not in args.only:
             continue
         print(f"== {name}")
+        # Wall-clock figures depend on what else the machine was doing: say so per section.
+        load = os.getloadavg()[0]
         section(results, args.quick)
+        results.setdefault("sections", {})[name] = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)]}
     out = {"machine": machine_info(), "seconds": round(time.perf_counter() - started),
            "results": results}
     path.write_text(json.dumps(out, indent=2) + "\n")
