@@ -22,15 +22,16 @@ def workload_path():
     return shared if shared.exists() else _ROOT / "bench" / "standard.json"
 
 
-def standard_workload(path=None, *, learning=None, input_probability=None, n_neurons=None):
+def standard_workload(path=None, *, learning=None, input_probability=None, n_neurons=None,
+                      n_inputs=None):
     """Return ``(net, inputs, spec)`` built by the recipe in standard.json.
 
-    *learning*, *input_probability* and *n_neurons* override the file's values for the
-    variants the benchmarks sweep (STDP off, other activities, other sizes); the recipe's
-    order of random draws is kept.
+    *learning*, *input_probability*, *n_neurons* and *n_inputs* override the file's values for
+    the variants the benchmarks sweep (STDP off, other activities, other sizes, the geometries
+    of smaller boards); the recipe's order of random draws is kept.
     """
     spec = json.loads(Path(path or workload_path()).read_text())
-    n_inputs = spec["n_inputs"]
+    n_inputs = n_inputs or spec["n_inputs"]
     n_neurons = n_neurons or spec["n_neurons"]
     p = spec["input_probability"] if input_probability is None else input_probability
     rng = np.random.default_rng(spec["seed"])
