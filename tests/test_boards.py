@@ -232,7 +232,7 @@ def test_vivado_boards_get_project_files_and_no_bitstream(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.bitstream
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
-@pytest.mark.parametrize("board", ["icebreaker", "ulx3s"])
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s", "ulx3s_45f", "ulx3s_25f", "ulx3s_12f"])
 def test_default_build_fits_and_meets_timing(tmp_path, board):
     out = tmp_path / board
     report = build(board, out_dir=out)
