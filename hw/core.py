@@ -245,7 +245,8 @@ class Core(wiring.Component):
 
         # --- Concurrent engines: pre-traces, spike list, spike output, post-trace jumps -----
         xt_run, xt_h, xt_v, xt_h1 = Signal(), Signal(range(HS + 1)), Signal(), Signal(range(HS))
-        xt_v2, xt_h2 = Signal(), Signal(range(HS))
+        xt_v2, xt_h2, xt_v3, xt_h3 = Signal(), Signal(range(HS)), Signal(), Signal(range(HS))
+        xt_x = [Signal(trace, name=f"xt_x{l}") for l in range(L)]
         xt_decayed = [Signal(trace, name=f"xt_decayed{l}") for l in range(L)]
         xt_hit = Signal(L)
         bl_run, bl_done, bl_g = Signal(), Signal(), Signal(range(G + 1))
@@ -257,22 +258,25 @@ class Core(wiring.Component):
 
         with m.If(xt_run):
             # Step 2 for x: decay every source's pre-trace, then delivered ones jump.
-            # Pipeline: read; decay; jump and write.
+            # Pipeline: read; register the read (the block RAM's output, off the multiplier's
+            # path); decay; jump and write.
             with m.If(xt_h < HS):
                 m.d.comb += x_rd.addr.eq(xt_h)
                 m.d.sync += [xt_h.eq(xt_h + 1), xt_h1.eq(xt_h)]
-            m.d.sync += [xt_v.eq(xt_h < HS), xt_v2.eq(xt_v), xt_h2.eq(xt_h1),
-                         xt_hit.eq(delivered.word_select(xt_h1, L))]
-            m.d.sync += [decayed.eq((x_rd.data[l] * x_decay) >> spec.TRACE_DECAY_SHIFT)
+            m.d.sync += [xt_v.eq(xt_h < HS), xt_v2.eq(xt_v), xt_v3.eq(xt_v2),
+                         xt_h2.eq(xt_h1), xt_h3.eq(xt_h2),
+                         xt_hit.eq(delivered.word_select(xt_h2, L))]
+            m.d.sync += [x.eq(x_rd.data[l]) for l, x in enumerate(xt_x)]
+            m.d.sync += [decayed.eq((xt_x[l] * x_decay) >> spec.TRACE_DECAY_SHIFT)
                          for l, decayed in enumerate(xt_decayed)]
-            with m.If(xt_v2):
+            with m.If(xt_v3):
                 for l, decayed in enumerate(xt_decayed):
                     jumped = decayed + x_imp
                     m.d.comb += x_wr.data[l].eq(Mux(xt_hit[l], Mux(jumped > spec.TRACE_MAX,
                                                                    spec.TRACE_MAX, jumped),
                                                     decayed))
-                m.d.comb += [x_wr.addr.eq(xt_h2), x_wr.en.eq(all_lanes)]
-            with m.If((xt_h == HS) & ~xt_v & ~xt_v2):
+                m.d.comb += [x_wr.addr.eq(xt_h3), x_wr.en.eq(all_lanes)]
+            with m.If((xt_h == HS) & ~xt_v & ~xt_v2 & ~xt_v3):
                 m.d.sync += xt_run.eq(0)
 
         with m.If(bl_run):
@@ -382,7 +386,7 @@ class Core(wiring.Component):
                 m.d.sync += in_valid.eq(0)
                 m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0),
                              nu_go.eq(0), neurons_done.eq(0),
-                             xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0),
+                             xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0), xt_v3.eq(0),
                              bl_done.eq(0), em_done.eq(0), em_e.eq(0),
                              yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0),
                              half.eq(0)]
