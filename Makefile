@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
-BOARD  ?= icebreaker
 
 .PHONY: demo test test-all bench bitstream program clean venv
 
@@ -36,9 +35,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 
 bitstream: $(STAMP)
+	@test -n "$(BOARD)" || { echo "say which board: make bitstream BOARD=<name> (spikecore build --help lists them)"; exit 2; }
 	$(BIN)/spikecore build --board $(BOARD)
 
 program: $(STAMP)
+	@test -n "$(BOARD)" || { echo "say which board: make program BOARD=<name> (spikecore program --help lists them)"; exit 2; }
 	$(BIN)/spikecore program --board $(BOARD)
 
 clean:

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from . import board_names, get_board
-from .memmap import map_large_memories_to_spram
+from .memmap import SPRAM_DEPTH, SPRAM_WIDTH, map_large_memories_to_spram, sprams_needed
 from .top import BoardTop, default_make_top, uart_divisor
 
 __all__ = ["build", "program", "main", "program_main", "parse_nextpnr_report",
@@ -94,6 +94,28 @@ def parse_nextpnr_report(report):
 
 
 _UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%\s*$", re.MULTILINE)
+
+
+#: SB_SPRAM256KA blocks of the iCE40UP5K.
+UP5K_SPRAMS = 4
+
+
+def _check_sprams(mapped, platform, geometry):
+    """Refuse, before Yosys runs, memories that would need more SPRAM than the UP5K has
+    (Yosys would stop with "no valid mapping found for memory")."""
+    needed = sprams_needed(mapped)
+    if needed <= UP5K_SPRAMS:
+        return
+    shapes = sorted({(mem["depth"], mem["width"]) for mem in mapped})
+    shape_text = ", ".join(f"{depth} x {width} bits" for depth, width in shapes)
+    raise BuildError(
+        f"{geometry} do not fit the {platform.device}: the weights are {len(mapped)} "
+        f"memories of {shape_text} (one bank per lane, each with its own address), which "
+        f"take {needed} SPRAMs of {SPRAM_DEPTH} x {SPRAM_WIDTH} bits; the device has "
+        f"{UP5K_SPRAMS}. Fewer lanes do not help (the banks get deeper); the weights fit when "
+        f"the banks hold at most {UP5K_SPRAMS * SPRAM_DEPTH:,} weights in all, e.g. 256 "
+        f"inputs + 128 neurons at 4 lanes (--n-neurons 128 --lanes 4). docs/boards.md "
+        f"explains.")
 
 
 def overfull_resources(log_text):
@@ -219,6 +241,9 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         for mem in report["spram_memories"]:
             echo(f"spikecore build: {mem['module']}.{mem['memory']} ({mem['depth']} x "
                  f"{mem['width']} bits) marked for SPRAM")
+        _check_sprams(report["spram_memories"], platform,
+                      f"{n_inputs} inputs + {n_neurons} neurons at {lanes} "
+                      f"lane{'s' if lanes > 1 else ''}")
     plan.extract(str(out_dir))
 
     env = tool_environment()

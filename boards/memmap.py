@@ -23,10 +23,14 @@ do not matter; the virtual board starts from zeros.) Condition 3 is the core's t
 
 import re
 
-__all__ = ["map_large_memories_to_spram", "SPRAM_MIN_BITS"]
+__all__ = ["map_large_memories_to_spram", "sprams_needed", "SPRAM_MIN_BITS", "SPRAM_DEPTH",
+           "SPRAM_WIDTH"]
 
 #: Memories at least this large (bits) go to SPRAM: more than half the UP5K's block RAM.
 SPRAM_MIN_BITS = 64 * 1024
+
+#: One SB_SPRAM256KA: 16384 words of 16 bits.
+SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16
 
 _MEMORY = re.compile(r"^(\s*)memory width (\d+) size (\d+) (\S+)\s*$")
 _MODULE = re.compile(r"^module (\S+)")
@@ -114,3 +118,11 @@ def map_large_memories_to_spram(rtlil, min_bits=SPRAM_MIN_BITS):
                            "width": width, "depth": depth})
         result.append(line)
     return "\n".join(result), mapped
+
+
+def sprams_needed(mapped):
+    """Return how many SB_SPRAM256KA the memories *mapped* (as returned by
+    :func:`map_large_memories_to_spram`) take: each is tiled by whole SPRAMs of 16384 x 16
+    bits, since a memory with its own address cannot share one with another."""
+    return sum(-(-mem["width"] // SPRAM_WIDTH) * -(-mem["depth"] // SPRAM_DEPTH)
+               for mem in mapped)

@@ -8,6 +8,7 @@ builds are marked ``slow``.
 
 import json
 import os
+import subprocess
 
 import pytest
 from amaranth import Module, Signal
@@ -18,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 from spikecore.boards import BOARDS, board_names, get_board
 from spikecore.boards.build import (BuildError, build, clock_hz, main, overfull_resources,
                                     parse_nextpnr_report, program, program_main)
-from spikecore.boards.memmap import map_large_memories_to_spram
+from spikecore.boards.memmap import map_large_memories_to_spram, sprams_needed
 from spikecore.boards.top import uart_divisor
 from boards_standin import StandInTop
 
@@ -195,6 +196,32 @@ def test_real_top_too_big_for_the_up5k_is_refused_clearly(tmp_path):
     with pytest.raises(BuildError, match=r"do not fit the iCE40UP5K: the design needs "
                                          r"\d+ ICESTORM_LC of 5280"):
         build("icebreaker", 8, 8, 1, tmp_path / "icebreaker", echo=lambda *_: None)
+
+
+@pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
+def test_weights_the_sprams_cannot_hold_are_refused_before_yosys(tmp_path, monkeypatch):
+    # 256 + 256 at 8 lanes: 8 banks of 16384 x 8 bits, one SPRAM each, of the UP5K's 4.
+    # Yosys would stop with "no valid mapping found for memory"; the build says why first.
+    monkeypatch.setattr(subprocess, "run", _no_tools)
+    with pytest.raises(BuildError, match=r"256 inputs \+ 256 neurons at 8 lanes do not fit the "
+                                         r"iCE40UP5K: the weights are 8 memories of 16384 x 8 "
+                                         r"bits .* take 8 SPRAMs .* the device has 4"):
+        build("icebreaker", out_dir=tmp_path / "icebreaker", echo=lambda *_: None)
+
+
+def _no_tools(*args, **kwargs):
+    raise AssertionError(f"a tool ran: {args}")
+
+
+def test_sprams_needed_tiles_each_memory_by_whole_sprams():
+    def mem(depth, width):
+        return {"module": "m", "memory": "w", "depth": depth, "width": width}
+    assert sprams_needed([]) == 0
+    assert sprams_needed([mem(16384, 64)]) == 4
+    assert sprams_needed([mem(16384, 8)] * 4) == 4
+    assert sprams_needed([mem(16384, 8)] * 8) == 8
+    assert sprams_needed([mem(32768, 8)] * 4) == 8        # deeper banks: two each
+    assert sprams_needed([mem(12288, 8)] * 4) == 4
 
 
 def test_overfull_resources_reads_the_nextpnr_utilisation_table():
