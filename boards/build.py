@@ -100,22 +100,29 @@ _UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%\s*$", re.MUL
 UP5K_SPRAMS = 4
 
 
-def _check_sprams(mapped, platform, geometry):
-    """Refuse, before Yosys runs, memories that would need more SPRAM than the UP5K has
-    (Yosys would stop with "no valid mapping found for memory")."""
-    needed = sprams_needed(mapped)
-    if needed <= UP5K_SPRAMS:
+def _check_sprams(mapped, platform, geometry, weight_ports):
+    """Refuse, before Yosys runs, weights the UP5K's SPRAMs cannot hold (Yosys would stop
+    with "no valid mapping found for memory")."""
+    if not mapped:
         return
-    shapes = sorted({(mem["depth"], mem["width"]) for mem in mapped})
-    shape_text = ", ".join(f"{depth} x {width} bits" for depth, width in shapes)
-    raise BuildError(
-        f"{geometry} do not fit the {platform.device}: the weights are {len(mapped)} "
-        f"memories of {shape_text} (one bank per lane, each with its own address), which "
-        f"take {needed} SPRAMs of {SPRAM_DEPTH} x {SPRAM_WIDTH} bits; the device has "
-        f"{UP5K_SPRAMS}. Fewer lanes do not help (the banks get deeper); the weights fit when "
-        f"the banks hold at most {UP5K_SPRAMS * SPRAM_DEPTH:,} weights in all, e.g. 256 "
-        f"inputs + 128 neurons at 4 lanes (--n-neurons 128 --lanes 4). docs/boards.md "
-        f"explains.")
+    shapes = ", ".join(f"{depth} x {width} bits" for depth, width in
+                       sorted({(mem["depth"], mem["width"]) for mem in mapped}))
+    kbit = sum(mem["depth"] * mem["width"] for mem in mapped) // 1024
+    weights = f"the weights ({len(mapped)} banks of {shapes}, {kbit:,} kbit)"
+    if weight_ports != 1:
+        raise BuildError(
+            f"{geometry} do not fit the {platform.device}: {weights} are too large for its "
+            f"block RAM and must go to the SPRAMs, which are single-port, but the core's weight "
+            f"banks are dual-port (a read and a write address each; weight_ports="
+            f"{weight_ports}, the gateware the virtual board runs). Banks under 64 kbit stay in "
+            f"block RAM (120 kbit in all). docs/boards.md explains.")
+    needed = sprams_needed(mapped)
+    if needed > UP5K_SPRAMS:
+        raise BuildError(
+            f"{geometry} do not fit the {platform.device}: {weights} take {needed} SPRAMs of "
+            f"{SPRAM_DEPTH} x {SPRAM_WIDTH} bits (two 8-bit weights a word, one bank per "
+            f"SPRAM at least); the device has {UP5K_SPRAMS}. Fewer lanes make fewer, deeper "
+            f"banks. docs/boards.md explains.")
 
 
 def overfull_resources(log_text):
@@ -243,7 +250,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
                  f"{mem['width']} bits) marked for SPRAM")
         _check_sprams(report["spram_memories"], platform,
                       f"{n_inputs} inputs + {n_neurons} neurons at {lanes} "
-                      f"lane{'s' if lanes > 1 else ''}")
+                      f"lane{'s' if lanes > 1 else ''}",
+                      getattr(getattr(core, "core", None), "weight_ports", 1))
     plan.extract(str(out_dir))
 
     env = tool_environment()

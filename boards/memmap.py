@@ -121,8 +121,17 @@ def map_large_memories_to_spram(rtlil, min_bits=SPRAM_MIN_BITS):
 
 
 def sprams_needed(mapped):
-    """Return how many SB_SPRAM256KA the memories *mapped* (as returned by
-    :func:`map_large_memories_to_spram`) take: each is tiled by whole SPRAMs of 16384 x 16
-    bits, since a memory with its own address cannot share one with another."""
-    return sum(-(-mem["width"] // SPRAM_WIDTH) * -(-mem["depth"] // SPRAM_DEPTH)
-               for mem in mapped)
+    """Return how many SB_SPRAM256KA (16384 x 16 bits) the memories *mapped* (as returned by
+    :func:`map_large_memories_to_spram`) take, as Yosys packs them: a memory narrower than 16
+    bits keeps 16 // w words in each SPRAM word (w its width rounded up to a power of two; a
+    32768 x 8 memory takes one SPRAM), a wider one is tiled by whole SPRAMs, and memories do
+    not share one (each has its own address)."""
+    total = 0
+    for mem in mapped:
+        width, depth = mem["width"], mem["depth"]
+        if width >= SPRAM_WIDTH:
+            total += -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
+        else:
+            per_word = SPRAM_WIDTH // (1 << (width - 1).bit_length())
+            total += -(-depth // (SPRAM_DEPTH * per_word))
+    return total

@@ -200,12 +200,13 @@ def test_real_top_too_big_for_the_up5k_is_refused_clearly(tmp_path):
 
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
 def test_weights_the_sprams_cannot_hold_are_refused_before_yosys(tmp_path, monkeypatch):
-    # 256 + 256 at 8 lanes: 8 banks of 16384 x 8 bits, one SPRAM each, of the UP5K's 4.
-    # Yosys would stop with "no valid mapping found for memory"; the build says why first.
+    # 256 + 256: 1 Mbit of weights, too much for block RAM; the SPRAMs are single-port and the
+    # core's banks dual-port. Yosys would stop with "no valid mapping found for memory"; the
+    # build says why first.
     monkeypatch.setattr(subprocess, "run", _no_tools)
     with pytest.raises(BuildError, match=r"256 inputs \+ 256 neurons at 8 lanes do not fit the "
-                                         r"iCE40UP5K: the weights are 8 memories of 16384 x 8 "
-                                         r"bits .* take 8 SPRAMs .* the device has 4"):
+                                         r"iCE40UP5K: the weights \(8 banks of 16384 x 8 bits, "
+                                         r"1,024 kbit\) .* the core's weight banks are dual-port"):
         build("icebreaker", out_dir=tmp_path / "icebreaker", echo=lambda *_: None)
 
 
@@ -213,15 +214,21 @@ def _no_tools(*args, **kwargs):
     raise AssertionError(f"a tool ran: {args}")
 
 
-def test_sprams_needed_tiles_each_memory_by_whole_sprams():
+def test_sprams_needed_packs_like_yosys():
+    # What synth_ice40 -spram made of single-address test memories (docs/boards.md).
     def mem(depth, width):
         return {"module": "m", "memory": "w", "depth": depth, "width": width}
     assert sprams_needed([]) == 0
     assert sprams_needed([mem(16384, 64)]) == 4
+    assert sprams_needed([mem(16384, 16)]) == 1
+    assert sprams_needed([mem(16384, 8)]) == 1
+    assert sprams_needed([mem(32768, 8)]) == 1           # two weights a word
+    assert sprams_needed([mem(65536, 8)]) == 2
+    assert sprams_needed([mem(131072, 8)]) == 4
     assert sprams_needed([mem(16384, 8)] * 4) == 4
-    assert sprams_needed([mem(16384, 8)] * 8) == 8
-    assert sprams_needed([mem(32768, 8)] * 4) == 8        # deeper banks: two each
-    assert sprams_needed([mem(12288, 8)] * 4) == 4
+    assert sprams_needed([mem(16384, 8)] * 8) == 8       # one bank per SPRAM at least
+    assert sprams_needed([mem(32768, 8)] * 4) == 4
+    assert sprams_needed([mem(16384, 12)]) == 1
 
 
 def test_overfull_resources_reads_the_nextpnr_utilisation_table():
@@ -259,7 +266,10 @@ def test_vivado_boards_get_project_files_and_no_bitstream(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.bitstream
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
-@pytest.mark.parametrize("board", ["icebreaker", "ulx3s", "ulx3s_45f", "ulx3s_25f", "ulx3s_12f"])
+@pytest.mark.parametrize("board", [
+    pytest.param("icebreaker", marks=pytest.mark.xfail(
+        strict=True, raises=BuildError, reason="does not fit the UP5K yet (docs/boards.md)")),
+    "ulx3s", "ulx3s_45f", "ulx3s_25f", "ulx3s_12f"])
 def test_default_build_fits_and_meets_timing(tmp_path, board):
     out = tmp_path / board
     report = build(board, out_dir=out)
