@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-all bench bitstream program clean venv
+.PHONY: demo test test-all bench bitstream program board-named clean venv
 
 venv: $(STAMP)
 
@@ -34,13 +34,14 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 
-bitstream: $(STAMP)
-	@test -n "$(BOARD)" || { echo "say which board: make bitstream BOARD=<name> (spikecore build --help lists them)"; exit 2; }
+bitstream: board-named $(STAMP)
 	$(BIN)/spikecore build --board $(BOARD)
 
-program: $(STAMP)
-	@test -n "$(BOARD)" || { echo "say which board: make program BOARD=<name> (spikecore program --help lists them)"; exit 2; }
+program: board-named $(STAMP)
 	$(BIN)/spikecore program --board $(BOARD)
+
+board-named:
+	@test -n "$(BOARD)" || { echo "say which board: make $(MAKECMDGOALS) BOARD=<name> (spikecore build --help lists them)"; exit 2; }
 
 clean:
 	rm -rf build .pytest_cache raster.png

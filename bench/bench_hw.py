@@ -148,15 +148,16 @@ def bench_boards(results, quick):
     256; else its recipe at the built geometry, said in the row)."""
     if "hw_cycles" not in results:
         print("no hardware cycles measured yet: run the hardware section first")
-        return
+        return False
     standard = standard_config(results["hw_cycles"]["value"])
     net, _, spec = standard_workload()
+    steps = 200 if quick else spec["steps"]
     measured = {(net.n_inputs, net.n_neurons, standard["lanes"]): standard}
     boards = {}
     for board, report in board_reports().items():
         geometry = (report["n_inputs"], report["n_neurons"], report["lanes"])
         if geometry not in measured:
-            measured[geometry] = geometry_cycles(*geometry, steps=200 if quick else 300)
+            measured[geometry] = geometry_cycles(*geometry, steps=steps)
         config = measured[geometry]
         workload = ("standard" if geometry[:2] == (net.n_inputs, net.n_neurons) else
                     f"standard recipe at {geometry[0]} + {geometry[1]}")

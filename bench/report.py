@@ -18,9 +18,10 @@ def write_report(out, docs):
              "bench/results/latest.json.", ""]
     if "sections" in r:
         # A partial run (--only) keeps the other sections' figures: each has its own date.
-        lines += [_row(["section", "measured", "load average (1 min) before / after"]),
-                  _row(["---"] * 3)]
-        lines += [_row([name, s["date"], " / ".join(str(x) for x in s["load_average_1min"])])
+        lines += [_row(["section", "measured", "commit", "load average (1 min) before / after"]),
+                  _row(["---"] * 4)]
+        lines += [_row([name, s["date"], s.get("commit"),
+                        " / ".join(str(x) for x in s["load_average_1min"])])
                   for name, s in r["sections"].items()]
         lines += ["", f"This machine has {m['cores']} cores: a load average near or above that "
                   "means other jobs shared the CPU, and the wall-clock figures of that section "

@@ -35,14 +35,23 @@ def machine_info():
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = None
+    commit = git_commit()
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
             "python": platform.python_version(), "commit": commit, "versions": versions}
+
+
+def load_average():
+    """Return the 1-minute load average (None where the OS has none)."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip() or None
+    except OSError:
+        return None
 
 
 def figure(value, unit, **extra):
@@ -120,11 +129,12 @@ def main(argv=None):
             continue
         print(f"== {name}")
         # Wall-clock figures depend on what else the machine was doing: say so per section.
-        load = os.getloadavg()[0]
-        section(results, args.quick)
+        load = load_average()
+        if section(results, args.quick) is False:
+            continue                                    # it measured nothing
         results.setdefault("sections", {})[name] = {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)]}
+            "commit": git_commit(), "load_average_1min": [load, load_average()]}
     out = {"machine": machine_info(), "seconds": round(time.perf_counter() - started),
            "results": results}
     path.write_text(json.dumps(out, indent=2) + "\n")

@@ -108,7 +108,6 @@ _ECP5_PLL_25 = {
 
 # Xilinx MMCME2_BASE settings: (DIVCLK_DIVIDE, CLKFBOUT_MULT_F, CLKOUT0_DIVIDE_F); VCO 600 MHz.
 _MMCM_100 = {
-    50_000_000: (1, 6.0, 12.0),
     60_000_000: (1, 6.0, 10.0),
     75_000_000: (1, 7.5, 10.0),
 }
