@@ -143,7 +143,7 @@ _BOARD_LIST = [
     # units take 8 MULT18X18D (the 45F has 72, the 25F and 12F 28 each).
     Board("ulx3s_45f", "Radiona ULX3S with ECP5 LFE5U-45F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", n_inputs=256, n_neurons=256, lanes=8,
-          clk_hz=45_000_000, **_ULX3S),      # 54.17 MHz: fmax 49.97 (x-trace read → decay)
+          clk_hz=54_166_667, **_ULX3S),
     Board("ulx3s_25f", "Radiona ULX3S with ECP5 LFE5U-25F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_25F_Platform", n_inputs=128, n_neurons=128, lanes=2,
           clk_hz=54_166_667, **_ULX3S),
