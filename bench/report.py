@@ -125,6 +125,11 @@ def _hardware_sections(r):
                         "fmax (MHz)", "steps/s at fmax", "synaptic events/s", "vs NeuroCoreX",
                         "clock (MHz)", "steps/s at the clock"]), _row(["---"] * 10)]
         for board, v in b["value"].items():
+            if "error" in v:
+                lines.append(_row([board, "+".join(str(x) for x in v["geometry"]),
+                                   v["workload"], f"virtual board run failed: {v['error']}",
+                                   v["fmax_mhz"], "", "", "", f"{v['target_mhz']:g}", ""]))
+                continue
             clock = v.get("clock_steps_per_s")
             cycles = (f"{v['cycles_per_step']:,.0f} ({v['bound_cycles_per_step']:,.0f})"
                       if "cycles_per_step" in v else "")
