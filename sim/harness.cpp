@@ -10,8 +10,12 @@
 // D clock cycles per bit (start bit, 8 data bits LSB first, one stop bit), exactly as a USB
 // serial adapter would drive the pin; `tx` is deserialized by sampling the middle of each bit.
 // Between chunks of N cycles the link is polled without blocking. Once nothing has moved on
-// either pin for --idle-cycles cycles and no host bytes are waiting, the harness sleeps in
-// poll() for up to --idle-poll-ms between chunks instead of spinning.
+// either pin for --idle-cycles cycles, no host bytes are waiting and no frame is owed a reply,
+// the harness sleeps in poll() for up to --idle-poll-ms between chunks instead of spinning.
+// (A frame is owed a reply from its closing delimiter until the device's next frame ends:
+// a RUN of many long steps keeps the pins quiet while the core works, and must not be slowed
+// down to the idle pace. An owed reply counts for at most 2^26 quiet cycles, so a frame that
+// never gets one cannot keep the harness spinning.)
 //
 // One client at a time: further connections wait in the listen backlog. A client may vanish at
 // any point, like an unplugged serial adapter: the byte on the wire is finished, the bytes it
@@ -314,6 +318,20 @@ int bench(const Options &o) {
 
 }  // namespace
 
+// Quiet cycles an owed reply keeps the harness at full speed (a RUN frame's longest work is
+// far shorter at any geometry built here).
+constexpr uint64_t kOwedReplyCycles = 1ull << 26;
+
+// Counts COBS frames in a byte stream: a run of non-zero bytes closed by a 0x00 delimiter.
+struct FrameCounter {
+    uint64_t frames = 0;
+    bool open = false;
+    void feed(uint8_t b) {
+        if (b != 0) open = true;
+        else if (open) { frames++; open = false; }
+    }
+};
+
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
@@ -343,7 +361,8 @@ int main(int argc, char **argv) {
     }
     std::fflush(stdout);
 
-    uint64_t last_activity = 0, clients = 0, bytes_in = 0, bytes_out = 0;
+    uint64_t last_activity = 0, last_pin_activity = 0, clients = 0, bytes_in = 0, bytes_out = 0;
+    FrameCounter host_frames, device_frames;
     double busy_time = 0, start = now();
     uint8_t rbuf[4096];
 
@@ -353,6 +372,8 @@ int main(int argc, char **argv) {
         client_spoke = false;
         to_host.clear();
         to_fpga.clear();
+        host_frames = FrameCounter();
+        device_frames = FrameCounter();
     };
 
     while (!g_stop) {
@@ -363,11 +384,15 @@ int main(int argc, char **argv) {
             uint8_t b;
             if (des.sample(tx, b)) {
                 bytes_out++;
+                device_frames.feed(b);
                 if (client >= 0 && client_spoke && to_host.size() < out_limit) to_host.push(b);
             }
         }
         busy_time += now() - t0;
-        if (ser.busy() || des.busy() || !to_fpga.empty()) last_activity = board.cycles;
+        if (ser.busy() || des.busy() || !to_fpga.empty()) last_pin_activity = board.cycles;
+        bool owed = host_frames.frames > device_frames.frames &&
+                    board.cycles - last_pin_activity < kOwedReplyCycles;
+        if (owed || last_pin_activity == board.cycles) last_activity = board.cycles;
         bool idle = board.cycles - last_activity >= o.idle_cycles;
 
         // Poll the link: never block while anything is moving.
@@ -406,6 +431,8 @@ int main(int argc, char **argv) {
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                 client = fd;
                 client_spoke = false;
+                host_frames = FrameCounter();
+                device_frames = FrameCounter();
                 clients++;
             }
         }
@@ -425,9 +452,10 @@ int main(int argc, char **argv) {
                 ssize_t k = read(client, rbuf, std::min(room, sizeof rbuf));
                 if (k > 0) {
                     to_fpga.push(rbuf, static_cast<size_t>(k));
+                    for (ssize_t j = 0; j < k; j++) host_frames.feed(rbuf[j]);
                     bytes_in += static_cast<uint64_t>(k);
                     client_spoke = true;
-                    last_activity = board.cycles;
+                    last_activity = last_pin_activity = board.cycles;
                 } else if (!o.pty && (k == 0 || (errno != EAGAIN && errno != EINTR))) {
                     drop_client();
                 }

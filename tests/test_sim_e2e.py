@@ -110,3 +110,22 @@ def test_info_and_close(sim_exe):
 def test_sim_needs_geometry():
     with pytest.raises(ValueError, match="n_inputs"):
         spikecore.connect("sim://")
+
+
+def test_long_steps_are_not_slowed_to_the_idle_pace(sim_exe):
+    # While the core works through a RUN of many steps the UART pins are quiet. The harness
+    # must not take that for an idle board (sleeping --idle-poll-ms between chunks): a frame
+    # owed its reply keeps it at full speed. With a 64-cycle idle threshold and 200 ms naps,
+    # the old harness needed minutes for this run and the driver timed out.
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    net = random_network(N_INPUTS, N_NEURONS, seed, learning=True)
+    inputs = random_inputs(400, N_INPUTS, seed, p=0.3)
+    with spikecore.sim.VirtualBoard(sim_exe, extra_args=["--idle-cycles", "64",
+                                                         "--idle-poll-ms", "200"]) as board, \
+            spikecore.connect(board.url, timeout=3.0) as core, \
+            spikecore.connect("model://") as model:
+        core.load(net)
+        model.load(net)
+        assert_same_spikes(core.run(inputs), model.run(inputs))
+        assert core.link.stats.resent == 0
