@@ -166,28 +166,26 @@ def bench_boards(results, quick):
                 # Reported, not hidden: the row says the virtual board run failed.
                 measured[geometry] = {"error": f"{type(exc).__name__}: {exc}"}
         config = measured[geometry]
+        met = bool(report.get("timing_met"))
+        boards[board] = row = {"fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
+                               "timing_met": met, "geometry": list(geometry),
+                               "workload": workload}
         if "error" in config:
             print(f"{board}: the virtual board run at {geometry} failed: {config['error']}")
-            boards[board] = {"fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
-                             "timing_met": bool(report.get("timing_met")),
-                             "geometry": list(geometry), "workload": workload,
-                             "error": config["error"]}
+            row["error"] = config["error"]
             continue
         cycles = config["cycles_per_step"]
         rate = report["fmax_mhz"] * 1e6 / cycles
-        met = bool(report.get("timing_met"))
         # What the bitstream runs at: its PLL clock, when timing closed there.
         clock_hz = report.get("clk_hz") or report["target_mhz"] * 1e6
         clock_rate = clock_hz / cycles if met else None
-        boards[board] = {"fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
-                         "timing_met": met, "geometry": list(geometry), "workload": workload,
-                         "cycles_per_step": round(cycles, 1),
-                         "bound_cycles_per_step": round(config["bound_cycles_per_step"], 1),
-                         "matches_model": config["matches_model"],
-                         "steps_per_s": round(rate),
-                         "clock_steps_per_s": None if clock_rate is None else round(clock_rate),
-                         "synaptic_events_per_s": round(rate * config["synapse_ops_per_step"]),
-                         "vs_neurocorex": round(rate / NEUROCOREX_STEPS_PER_S, 1)}
+        row.update({"cycles_per_step": round(cycles, 1),
+                    "bound_cycles_per_step": round(config["bound_cycles_per_step"], 1),
+                    "matches_model": config["matches_model"],
+                    "steps_per_s": round(rate),
+                    "clock_steps_per_s": None if clock_rate is None else round(clock_rate),
+                    "synaptic_events_per_s": round(rate * config["synapse_ops_per_step"]),
+                    "vs_neurocorex": round(rate / NEUROCOREX_STEPS_PER_S, 1)})
         print(f"{board}: {geometry[0]} + {geometry[1]}, {geometry[2]} lanes ({workload}): "
               f"{cycles:,.0f} cycles/step, {rate:,.0f} steps/s at {report['fmax_mhz']} MHz")
     results["board_steps_per_s"] = {

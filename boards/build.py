@@ -204,6 +204,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
     if router is not None and router not in ROUTERS:
         raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     divisor = uart_divisor(clk_hz, board.baud)
+    geometry = f"{n_inputs} inputs + {n_neurons} neurons at {lanes} lane{'s' * (lanes != 1)}"
     make_top = default_make_top if make_top is None else make_top
     out_dir = Path(_default_out_dir(board) if out_dir is None else out_dir)
 
@@ -248,9 +249,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         for mem in report["spram_memories"]:
             echo(f"spikecore build: {mem['module']}.{mem['memory']} ({mem['depth']} x "
                  f"{mem['width']} bits) marked for SPRAM")
-        _check_sprams(report["spram_memories"], platform,
-                      f"{n_inputs} inputs + {n_neurons} neurons at {lanes} "
-                      f"lane{'s' if lanes > 1 else ''}",
+        _check_sprams(report["spram_memories"], platform, geometry,
                       getattr(getattr(core, "core", None), "weight_ports", 1))
     plan.extract(str(out_dir))
 
@@ -276,8 +275,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         if over:
             need = ", ".join(f"{used} {name} of {available}"
                              for name, (used, available) in over.items())
-            raise BuildError(f"{n_inputs} inputs + {n_neurons} neurons at {lanes} lane{'s' * (lanes != 1)} do not "
-                             f"fit the {platform.device}: the design needs {need}. A smaller "
+            raise BuildError(f"{geometry} do not fit the "
+                             f"{platform.device}: the design needs {need}. A smaller "
                              "geometry (--n-inputs, --n-neurons, --lanes) may fit; "
                              f"docs/boards.md lists what does. Logs: {log_path}")
         raise BuildError(f"the {board.name} build failed (exit {result.returncode}); "
