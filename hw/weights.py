@@ -17,7 +17,17 @@ from amaranth.utils import ceil_log2
 from .. import spec
 from .pipeline import delay_line, register
 
-__all__ = ["WeightStore", "rotate"]
+__all__ = ["WeightStore", "rotate", "times_constant"]
+
+
+def times_constant(value, k):
+    """Return *value* × the integer *k* >= 1 as a sum of shifted copies (one per set bit of k).
+
+    Yosys maps a product by a wide-enough constant to a DSP multiplier; the bank addresses
+    need none (a few adders each), and the smaller ECP5s run out of multipliers first.
+    """
+    terms = [value << bit for bit in range(k.bit_length()) if k >> bit & 1]
+    return sum(terms[1:], terms[0])
 
 
 def rotate(m, values, amount):
@@ -119,7 +129,7 @@ class WeightStore(wiring.Component):
             row = access.j | Mux(access.col, lane, 0)
             m.d.comb += [lane.eq(bank - rot),
                          addr.eq(Cat(group[:ceil_log2(G)], row) if G & (G - 1) == 0
-                                 else row * G + group)]
+                                 else times_constant(row, G) + group)]
             addrs.append(addr)
         return addrs, rot
 
