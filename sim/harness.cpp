@@ -366,14 +366,18 @@ int main(int argc, char **argv) {
     double busy_time = 0, start = now();
     uint8_t rbuf[4096];
 
+    // A new client (and a dropped one) owes and is owed nothing: frames are counted afresh.
+    auto forget_frames = [&]() {
+        host_frames = FrameCounter();
+        device_frames = FrameCounter();
+    };
     auto drop_client = [&]() {
         close(client);
         client = -1;
         client_spoke = false;
         to_host.clear();
         to_fpga.clear();
-        host_frames = FrameCounter();
-        device_frames = FrameCounter();
+        forget_frames();
     };
 
     while (!g_stop) {
@@ -431,8 +435,7 @@ int main(int argc, char **argv) {
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                 client = fd;
                 client_spoke = false;
-                host_frames = FrameCounter();
-                device_frames = FrameCounter();
+                forget_frames();
                 clients++;
             }
         }
