@@ -133,10 +133,21 @@ class Core(wiring.Component):
         u_rd, u_wr = lane_memory("u_mem", state, G)
         v_rd, v_wr = lane_memory("v_mem", state, G)
         ref_rd, ref_wr = lane_memory("ref_mem", ref_shape, G)
-        y_rd, y_wr = lane_memory("y_mem", trace, G)
-        x_rd, x_wr = lane_memory("x_mem", trace, HS)
+        # Each post-trace with whether its neuron spiked in its last update, each pre-trace
+        # with whether its source is delivered in this step (set when it jumps).
+        y_rd, y_wr = lane_memory("y_mem", data.StructLayout({"trace": trace, "spiked": 1}), G)
+        x_rd, x_wr = lane_memory("x_mem", data.StructLayout({"trace": trace, "hit": 1}), HS)
         neuron_rds = [rd for rd, _ in params.values()] + [u_rd, v_rd, ref_rd, y_rd]
         state_wrs = [u_wr, v_wr, ref_wr, y_wr]
+        # The plasticity masks, by source group and by neuron group.
+        psrc_rd, psrc_wr = lane_memory("psrc_mem", 1, HS)
+        pdst_rd, pdst_wr = lane_memory("pdst_mem", 1, G)
+        # This step's spikes by group (for the spike list), and which inputs this step has.
+        m.submodules.s_mem = s_mem = Memory(shape=L, depth=G, init=[])
+        s_rd, s_wr = s_mem.read_port(), s_mem.write_port()
+        m.submodules.in_mem = in_mem = Memory(shape=1, depth=n_in, init=[])
+        in_wr = in_mem.write_port()
+        in_rd = in_mem.read_port(transparent_for=(in_wr,))
 
         # This step's external inputs, in arrival order; spike lists of the last two steps.
         m.submodules.dl_mem = dl_mem = Memory(shape=unsigned(sb), depth=n_in, init=[])
@@ -159,18 +170,11 @@ class Core(wiring.Component):
                     Setting.A_MINUS: a_minus, Setting.X_IMP: x_imp, Setting.Y_IMP: y_imp,
                     Setting.X_DECAY: x_decay, Setting.Y_DECAY: y_decay,
                     Setting.W_MIN: w_min, Setting.W_MAX: w_max}
-        plastic_src = Signal(S_pad)
-        plastic_dst = Signal(N)
 
-        in_e = Signal(n_in)                 # this step's external inputs (flags)
-        n_e = Signal(range(n_in + 1))       # ... and their number (entries of dl_mem)
-        s_prev = Signal(N)
-        n_sprev = Signal(range(N + 1))
-        s = Signal(N)
-        n_s = Signal(range(N + 1))
+        n_e = Signal(range(n_in + 1))       # this step's external inputs (entries of dl_mem)
+        n_sprev = Signal(range(N + 1))      # last step's spikes
+        n_s = Signal(range(N + 1))          # this step's spikes
         parity = Signal()                   # sl_mem half holding this step's spikes
-        delivered = Signal(S_pad)
-        m.d.comb += delivered.eq(Cat(in_e, s_prev))
         n_d = Signal(range(S + 1))
         m.d.comb += n_d.eq(n_e + n_sprev)
         steps = Signal(64)
@@ -217,7 +221,8 @@ class Core(wiring.Component):
         j_line = delay_line(m, p1_j, RL, "p_j")
         p2_valid, p2_g, p2_j = valid_line[-1], g_line[-1], j_line[-1]
         p2_last = delay_line(m, p1_last, RL, "p_last")[-1]
-        p2_i = delay_line(m, p1_i, RL, "p_i")[-1]
+        i_line = delay_line(m, p1_i, RL, "p_i")
+        p2_i = i_line[-1]
         pipe_busy = Cat(valid_line).any()   # a slice is still on its way through stage 2
         acc = [Signal(acc_shape, name=f"acc{l}") for l in range(L)]
         a_hold = [Signal(acc_shape, name=f"a_hold{l}") for l in range(L)]
@@ -231,7 +236,7 @@ class Core(wiring.Component):
         nu_out_g = delay_line(m, nu_g, latency, "nu_g")[-1]
         y_next = []
         for l in range(L):
-            y_in = register(m, y_rd.data[l], f"y_in{l}")
+            y_in = register(m, y_rd.data[l].trace, f"y_in{l}")
             decayed = register(m, (y_in * y_decay) >> spec.TRACE_DECAY_SHIFT, f"y_decayed{l}_",
                                trace)
             y_next.append(delay_line(m, decayed, latency - 2, f"y_decayed{l}_")[-1])
@@ -248,41 +253,40 @@ class Core(wiring.Component):
         xt_v2, xt_h2, xt_v3, xt_h3 = Signal(), Signal(range(HS)), Signal(), Signal(range(HS))
         xt_x = [Signal(trace, name=f"xt_x{l}") for l in range(L)]
         xt_decayed = [Signal(trace, name=f"xt_decayed{l}") for l in range(L)]
-        xt_hit = Signal(L)
         bl_run, bl_done, bl_g = Signal(), Signal(), Signal(range(G + 1))
         bl_mask = Signal(L)
+        bl_pre = Signal(init=1)             # no group loaded yet: the next advance loads bl_g
         em_run, em_done, em_e = Signal(), Signal(), Signal(range(N + 1))
         em_primed = Signal()
         yi_run, yi_done, yi_g, yi_v = Signal(), Signal(), Signal(range(G + 1)), Signal()
         yi_g1 = Signal(range(G))
 
         with m.If(xt_run):
-            # Step 2 for x: decay every source's pre-trace, then delivered ones jump.
-            # Pipeline: read; register the read (the block RAM's output, off the multiplier's
-            # path); decay; jump and write.
+            # Step 2 for x: decay every source's pre-trace (and clear its delivered flag); the
+            # delivered ones jump during ACC's last group. Pipeline: read; register the read
+            # (the block RAM's output, off the multiplier's path); decay; write.
             with m.If(xt_h < HS):
                 m.d.comb += x_rd.addr.eq(xt_h)
                 m.d.sync += [xt_h.eq(xt_h + 1), xt_h1.eq(xt_h)]
             m.d.sync += [xt_v.eq(xt_h < HS), xt_v2.eq(xt_v), xt_v3.eq(xt_v2),
-                         xt_h2.eq(xt_h1), xt_h3.eq(xt_h2),
-                         xt_hit.eq(delivered.word_select(xt_h2, L))]
-            m.d.sync += [x.eq(x_rd.data[l]) for l, x in enumerate(xt_x)]
+                         xt_h2.eq(xt_h1), xt_h3.eq(xt_h2)]
+            m.d.sync += [x.eq(x_rd.data[l].trace) for l, x in enumerate(xt_x)]
             m.d.sync += [decayed.eq((xt_x[l] * x_decay) >> spec.TRACE_DECAY_SHIFT)
                          for l, decayed in enumerate(xt_decayed)]
             with m.If(xt_v3):
-                for l, decayed in enumerate(xt_decayed):
-                    jumped = decayed + x_imp
-                    m.d.comb += x_wr.data[l].eq(Mux(xt_hit[l], Mux(jumped > spec.TRACE_MAX,
-                                                                   spec.TRACE_MAX, jumped),
-                                                    decayed))
+                m.d.comb += [x_wr.data[l].trace.eq(decayed)
+                             for l, decayed in enumerate(xt_decayed)]
                 m.d.comb += [x_wr.addr.eq(xt_h3), x_wr.en.eq(all_lanes)]
             with m.If((xt_h == HS) & ~xt_v & ~xt_v2 & ~xt_v3):
                 m.d.sync += xt_run.eq(0)
 
+        # This step's spikes, in increasing order, into sl_mem[parity]: bl_mask holds the
+        # spikes of group bl_g not yet listed. s_mem is read ahead: its address is the group
+        # that the next advance loads.
+        advance = Signal()
+        m.d.comb += s_rd.addr.eq(Mux(bl_pre, bl_g, bl_g + 1) + advance)
         with m.If(bl_run):
-            # This step's spikes, in increasing order, into sl_mem[parity].
             low = _lowest_set(m, bl_mask, L)
-            advance = Signal()
             with m.If(bl_mask != 0):
                 m.d.comb += [sl_wr.addr.eq(Cat(n_s[:nb], parity)),
                              sl_wr.data.eq(Cat(low[:lb], bl_g) if lb else bl_g), sl_wr.en.eq(1)]
@@ -291,9 +295,11 @@ class Core(wiring.Component):
             with m.Else():
                 m.d.comb += advance.eq(1)
             with m.If(advance):
-                m.d.sync += [bl_g.eq(bl_g + 1), bl_mask.eq(s.word_select(bl_g + 1, L))]
-                with m.If(bl_g == G - 1):
-                    m.d.sync += [bl_run.eq(0), bl_done.eq(1)]
+                m.d.sync += [bl_mask.eq(s_rd.data), bl_pre.eq(0)]
+                with m.If(~bl_pre):
+                    m.d.sync += bl_g.eq(bl_g + 1)
+                    with m.If(bl_g == G - 1):
+                        m.d.sync += [bl_run.eq(0), bl_done.eq(1)]
 
         with m.FSM(name="emit"):
             with m.State("IDLE"):
@@ -326,10 +332,12 @@ class Core(wiring.Component):
             m.d.sync += yi_v.eq(yi_g < G)
             with m.If(yi_v):
                 for l in range(L):
-                    jumped = y_rd.data[l] + y_imp
-                    m.d.comb += y_wr.data[l].eq(Mux(jumped > spec.TRACE_MAX, spec.TRACE_MAX,
-                                                    jumped))
-                m.d.comb += [y_wr.addr.eq(yi_g1), y_wr.en.eq(s.word_select(yi_g1, L))]
+                    jumped = y_rd.data[l].trace + y_imp
+                    m.d.comb += [y_wr.data[l].trace.eq(Mux(jumped > spec.TRACE_MAX,
+                                                           spec.TRACE_MAX, jumped)),
+                                 y_wr.data[l].spiked.eq(1)]
+                m.d.comb += [y_wr.addr.eq(yi_g1),
+                             y_wr.en.eq(Cat(y_rd.data[l].spiked for l in range(L)))]
             with m.If((yi_g == G) & ~yi_v):
                 m.d.sync += [yi_run.eq(0), yi_done.eq(1)]
 
@@ -347,18 +355,19 @@ class Core(wiring.Component):
         weight_ok = (c_i < N) & (c_j < S)
         reset_i = Signal(range(max(G, HS) + 1))
         ctl_wait = Signal(range(RL))
-        # The bit a MASK or SPIKED read returns, selected from its (up to S-bit) vector during
-        # CTL: the wide bit multiplexers are off the path that assembles rsp in CTL_READ.
-        bit_rd = Signal()
+        src_mask = c_addr < S                                   # MASK: a source's bit
+        dst_mask = (c_addr[sb:] == 1) & (c_index < N)           # MASK: a neuron's bit
 
         # --- The step engine -----------------------------------------------------------------
         in_valid = Signal()                 # a registered input beat (not the end) to store
         in_index = Signal.like(self.step_in.payload.index)
 
         def store_input():
-            with m.If(in_valid & (in_index < n_in) & ~in_e.bit_select(in_index, 1)):
-                m.d.comb += [dl_wr.addr.eq(n_e), dl_wr.data.eq(in_index), dl_wr.en.eq(1)]
-                m.d.sync += [n_e.eq(n_e + 1), in_e.bit_select(in_index, 1).eq(1)]
+            # in_mem was read at the index the clock before (with this clock's write seen).
+            with m.If(in_valid & (in_index < n_in) & ~in_rd.data):
+                m.d.comb += [dl_wr.addr.eq(n_e), dl_wr.data.eq(in_index), dl_wr.en.eq(1),
+                             in_wr.addr.eq(in_index), in_wr.data.eq(1), in_wr.en.eq(1)]
+                m.d.sync += n_e.eq(n_e + 1)
 
         with m.FSM(name="step"):
             with m.State("IDLE"):
@@ -372,7 +381,7 @@ class Core(wiring.Component):
             # Step 1: this step's external inputs (duplicates and indices >= n_inputs ignored).
             # Each beat is registered, then stored the next clock (off the link's paths).
             with m.State("RECV"):
-                m.d.comb += self.step_in.ready.eq(1)
+                m.d.comb += [self.step_in.ready.eq(1), in_rd.addr.eq(self.step_in.payload.index)]
                 m.d.comb += counting.eq(self.step_in.valid)
                 m.d.sync += [in_valid.eq(self.step_in.valid & ~self.step_in.payload.end),
                              in_index.eq(self.step_in.payload.index)]
@@ -389,17 +398,19 @@ class Core(wiring.Component):
                              xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0), xt_v3.eq(0),
                              bl_done.eq(0), em_done.eq(0), em_e.eq(0),
                              yi_done.eq(0), yi_g.eq(0), yi_v.eq(0), n_s.eq(0),
-                             half.eq(0)]
+                             bl_g.eq(0), bl_pre.eq(1), bl_mask.eq(0), half.eq(0)]
                 m.d.sync += [a.eq(0) for a in acc]
                 m.next = "ACC"
 
             # Steps 3 and 4: for each neuron group g, sum W[j, g·L + l] over the delivered j
             # (max(n_d, 1) items, a dummy one when nothing is delivered), then update the
             # group's neurons. Pipeline: 0 list read, 1 weight read, 2 add, 3 neuron update.
+            # On the way the input flags are cleared (group 0) and the delivered sources'
+            # pre-traces jump (the last group, once the decay pass is done).
             with m.State("ACC"):
                 m.d.comb += counting.eq(1)
                 last_k = Mux(n_d == 0, 0, n_d - 1)
-                issuing = g0 < G
+                issuing = (g0 < G) & ~((g0 == G - 1) & xt_run)
                 read_lists(k0)
                 with m.If(issuing):
                     with m.If(k0 == last_k):
@@ -411,8 +422,20 @@ class Core(wiring.Component):
                 # Stage 1.
                 m.d.comb += [p1_j.eq(list_entry(p1_from_in)),
                              ws.rd.col.eq(0), ws.rd.j.eq(p1_j), ws.rd.i.eq(p1_g << lb)]
+                m.d.comb += [in_wr.addr.eq(p1_j), in_wr.data.eq(0),
+                             in_wr.en.eq(p1_valid & p1_from_in & (p1_g == 0))]
+                with m.If(~xt_run):
+                    m.d.comb += x_rd.addr.eq(j_line[RL - 1] >> lb)
                 # Stage 2.
                 m.d.sync += nu_go.eq(p2_valid & p2_last)
+                with m.If(p2_valid & (p2_g == G - 1) & (n_d != 0)):
+                    jumped = lane(x_rd.data, p2_j[:lb] if lb else None).trace + x_imp
+                    m.d.comb += [x_wr.addr.eq(p2_j >> lb),
+                                 x_wr.en.eq(Const(1, L) << (p2_j[:lb] if lb else 0))]
+                    for l in range(L):
+                        m.d.comb += [x_wr.data[l].trace.eq(Mux(jumped > spec.TRACE_MAX,
+                                                               spec.TRACE_MAX, jumped)),
+                                     x_wr.data[l].hit.eq(1)]
                 with m.If(p2_valid):
                     for l in range(L):
                         total = acc[l] + Mux(n_d == 0, 0, ws.rd_data[l])
@@ -434,17 +457,17 @@ class Core(wiring.Component):
                         unit.du.eq(du_rd.data[l]), unit.dv.eq(dv_rd.data[l]),
                         unit.t_ref.eq(tref_rd.data[l]), unit.w_exp.eq(w_exp),
                         u_wr.data[l].eq(unit.u_next), v_wr.data[l].eq(unit.v_next),
-                        ref_wr.data[l].eq(unit.ref_next), y_wr.data[l].eq(y_next[l]),
+                        ref_wr.data[l].eq(unit.ref_next), y_wr.data[l].trace.eq(y_next[l]),
+                        y_wr.data[l].spiked.eq(unit.spike),
                     ]
+                m.d.comb += s_wr.data.eq(Cat(u.spike for u in neurons))
                 with m.If(nu_out):
-                    for wr in state_wrs:
+                    for wr in state_wrs + [s_wr]:
                         m.d.comb += [wr.addr.eq(nu_out_g), wr.en.eq(all_lanes)]
-                    m.d.sync += s.word_select(nu_out_g, L).eq(Cat(u.spike for u in neurons))
                     with m.If(nu_out_g == G - 1):
                         m.d.sync += neurons_done.eq(1)
                 with m.If(neurons_done & ~xt_run):
-                    m.d.sync += [bl_run.eq(1), bl_g.eq(0), bl_mask.eq(s.word_select(0, L)),
-                                 em_run.eq(1), k0.eq(0), g0.eq(0)]
+                    m.d.sync += [bl_run.eq(1), em_run.eq(1), k0.eq(0), g0.eq(0)]
                     with m.If(enabled & (n_d != 0)):
                         m.next = "ROW"
                     with m.Elif(enabled):
@@ -471,15 +494,14 @@ class Core(wiring.Component):
                 m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0), p1_from_in.eq(k0 < n_e)]
                 m.d.comb += [p1_j.eq(list_entry(p1_from_in)),
                              ws.rd.col.eq(0), ws.rd.j.eq(p1_j), ws.rd.i.eq(p1_g << lb),
-                             x_rd.addr.eq(j_line[RL - 1] >> lb), y_rd.addr.eq(g_line[RL - 1])]
+                             x_rd.addr.eq(j_line[RL - 1] >> lb), y_rd.addr.eq(g_line[RL - 1]),
+                             psrc_rd.addr.eq(x_rd.addr), pdst_rd.addr.eq(y_rd.addr)]
                 x_j = lane(x_rd.data, p2_j[:lb] if lb else None)
-                post = s.word_select(p2_g, L)
-                dst = plastic_dst.word_select(p2_g, L)
+                src = lane(psrc_rd.data, p2_j[:lb] if lb else None)
                 for l, unit in enumerate(synapses):
-                    m.d.comb += [unit.x.eq(x_j), unit.y.eq(y_rd.data[l]), unit.pre.eq(1),
-                                 unit.post.eq(post[l]),
-                                 wr_req_en[l].eq(p2_valid & plastic_src.bit_select(p2_j, 1)
-                                                 & dst[l])]
+                    m.d.comb += [unit.x.eq(x_j.trace), unit.y.eq(y_rd.data[l].trace),
+                                 unit.pre.eq(1), unit.post.eq(y_rd.data[l].spiked),
+                                 wr_req_en[l].eq(p2_valid & src & pdst_rd.data[l])]
                 m.d.comb += [wr_req.col.eq(0), wr_req.j.eq(p2_j), wr_req.i.eq(p2_g << lb)]
                 write_synapses()
                 with m.If((k0 == n_d) & ~pipe_busy & ~wr_busy):
@@ -506,14 +528,14 @@ class Core(wiring.Component):
                 m.d.sync += [p1_valid.eq(issuing), p1_g.eq(g0)]
                 m.d.comb += [p1_i.eq(slc_rd.data),
                              ws.rd.col.eq(1), ws.rd.j.eq(p1_g << lb), ws.rd.i.eq(p1_i),
-                             x_rd.addr.eq(g_line[RL - 1])]
-                src = plastic_src.word_select(p2_g, L)
-                hit = delivered.word_select(p2_g, L)
+                             x_rd.addr.eq(g_line[RL - 1]), psrc_rd.addr.eq(x_rd.addr),
+                             pdst_rd.addr.eq(i_line[RL - 1] >> lb)]
+                dst = lane(pdst_rd.data, p2_i[:lb] if lb else None)
                 for l, unit in enumerate(synapses):
-                    m.d.comb += [unit.x.eq(x_rd.data[l]), unit.y.eq(0), unit.pre.eq(0),
+                    m.d.comb += [unit.x.eq(x_rd.data[l].trace), unit.y.eq(0), unit.pre.eq(0),
                                  unit.post.eq(1),
-                                 wr_req_en[l].eq(p2_valid & plastic_dst.bit_select(p2_i, 1)
-                                                 & src[l] & ~hit[l])]
+                                 wr_req_en[l].eq(p2_valid & dst & psrc_rd.data[l]
+                                                 & ~x_rd.data[l].hit)]
                 m.d.comb += [wr_req.col.eq(1), wr_req.j.eq(p2_g << lb), wr_req.i.eq(p2_i)]
                 write_synapses()
                 with m.If((k0 == n_s) & ~pipe_busy & ~wr_busy):
@@ -525,15 +547,15 @@ class Core(wiring.Component):
                 m.d.comb += counting.eq(~(yi_done & self.spike_out.valid
                                           & ~self.spike_out.ready))
                 with m.If(yi_done & em_done):
-                    m.d.sync += [s_prev.eq(s), n_sprev.eq(n_s), parity.eq(~parity),
-                                 in_e.eq(0), n_e.eq(0), steps.eq(steps + 1)]
+                    m.d.sync += [n_sprev.eq(n_s), parity.eq(~parity), n_e.eq(0),
+                                 steps.eq(steps + 1)]
                     m.next = "IDLE"
 
             # --- Control accesses ---------------------------------------------------------
             with m.State("CTL"):
                 # RL clocks with the addresses held: the weight store's read arrives.
                 # Repeating a write is harmless.
-                m.d.sync += [rsp.eq(0), bit_rd.eq(0), ctl_wait.eq(ctl_wait + 1)]
+                m.d.sync += [rsp.eq(0), ctl_wait.eq(ctl_wait + 1)]
                 with m.If(ctl_wait == RL - 1):
                     m.d.sync += ctl_wait.eq(0)
                     m.next = "CTL_READ"
@@ -556,23 +578,19 @@ class Core(wiring.Component):
                             with m.If(cmd.write & (c_addr == setting.value)):
                                 m.d.sync += reg.eq(cmd.data)
                     with m.Case(Space.MASK):
-                        with m.If(c_addr < S):
-                            m.d.sync += bit_rd.eq(plastic_src.bit_select(c_addr[:sb], 1))
-                            with m.If(cmd.write):
-                                m.d.sync += plastic_src.bit_select(c_addr[:sb], 1).eq(cmd.data[0])
-                        with m.If((c_addr[sb:] == 1) & (c_addr[:sb] < N)):
-                            m.d.sync += bit_rd.eq(plastic_dst.bit_select(c_addr[:nb], 1))
-                            with m.If(cmd.write):
-                                m.d.sync += plastic_dst.bit_select(c_addr[:nb], 1).eq(cmd.data[0])
+                        for (rd, wr), ok in (((psrc_rd, psrc_wr), src_mask),
+                                             ((pdst_rd, pdst_wr), dst_mask)):
+                            m.d.comb += [rd.addr.eq(c_xgroup), wr.addr.eq(c_xgroup)]
+                            m.d.comb += [wr.data[l].eq(cmd.data[0]) for l in range(L)]
+                            with m.If(cmd.write & ok):
+                                m.d.comb += wr.en.eq(1 << c_xlane)
                     with m.Case(Space.STATE):
                         for rd in (u_rd, v_rd, ref_rd, y_rd):
                             m.d.comb += rd.addr.eq(c_xgroup)
                         m.d.comb += x_rd.addr.eq(c_xgroup)
-                        m.d.sync += bit_rd.eq(s_prev.bit_select(c_index, 1))
                     with m.Case(Space.CONTROL):
                         with m.If(cmd.write & (c_addr == Control.RESET.value)):
-                            m.d.sync += [reset_i.eq(0), s_prev.eq(0), n_sprev.eq(0),
-                                         ctl_wait.eq(0)]
+                            m.d.sync += [reset_i.eq(0), n_sprev.eq(0), ctl_wait.eq(0)]
                             m.next = "RESET"
                         with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTERS.value)):
                             m.d.sync += [steps.eq(0), cycles.eq(0)]
@@ -591,17 +609,22 @@ class Core(wiring.Component):
                                 with m.If(c_addr == setting.value):
                                     m.d.sync += rsp.eq(reg)
                         with m.Case(Space.MASK):
-                            m.d.sync += rsp.eq(bit_rd)
+                            with m.If(dst_mask):
+                                m.d.sync += rsp.eq(lane(pdst_rd.data, c_xlane))
+                            with m.Elif(src_mask):
+                                m.d.sync += rsp.eq(lane(psrc_rd.data, c_xlane))
                         with m.Case(Space.STATE):
                             ok_n = c_index < N
-                            for field, rd in ((StateField.U, u_rd), (StateField.V, v_rd),
-                                              (StateField.REF, ref_rd), (StateField.Y, y_rd)):
+                            y = lane(y_rd.data, c_xlane)
+                            for field, value in ((StateField.U, lane(u_rd.data, c_xlane)),
+                                                 (StateField.V, lane(v_rd.data, c_xlane)),
+                                                 (StateField.REF, lane(ref_rd.data, c_xlane)),
+                                                 (StateField.Y, y.trace),
+                                                 (StateField.SPIKED, y.spiked)):
                                 with m.If(ok_n & (c_sfield == field.value)):
-                                    m.d.sync += rsp.eq(lane(rd.data, c_xlane))
-                            with m.If(ok_n & (c_sfield == StateField.SPIKED.value)):
-                                m.d.sync += rsp.eq(bit_rd)
+                                    m.d.sync += rsp.eq(value)
                             with m.If((c_index < S) & (c_sfield == StateField.X.value)):
-                                m.d.sync += rsp.eq(lane(x_rd.data, c_xlane))
+                                m.d.sync += rsp.eq(lane(x_rd.data, c_xlane).trace)
                         with m.Case(Space.COUNTER):
                             for counter, value in {Counter.STEPS_LO: steps[:32],
                                                    Counter.STEPS_HI: steps[32:],
