@@ -338,11 +338,17 @@ class Link(wiring.Component):
         c_rec = Signal(PAYLOAD_BITS)            # where this step's record starts
         c_count = Signal(range(N + 1))
         c_pos = Signal(PAYLOAD_BITS + 2)        # where the next sparse index byte goes
-        c_bitmap = Signal(out_bitmap * 8)
+        # The step's spikes as a bitmap: finished bytes in bitmap_mem, the byte being filled
+        # in c_byte (spikes come in increasing order, so each byte is written once).
+        m.submodules.bitmap = bitmap_mem = Memory(shape=8, depth=out_bitmap, init=[])
+        bitmap = (bitmap_mem.write_port(), bitmap_mem.read_port(transparent_for=()))
+        c_byte = Signal(8)
+        c_byte_at = Signal(range(out_bitmap + 1))
         c_hi_pending = Signal()                 # a two-byte index's high byte is still to write
         c_hi = Signal(8)
         c_k = Signal(range(out_bitmap + 1))
-        c_flush = Signal()                      # writing the bitmap of the finished step
+        c_walk = Signal()                       # reading and clearing the finished step's bitmap
+        c_sparse = Signal()                     # ... whose record was sparse (nothing to write)
         collect_done = Signal()
 
         def error(status, position=None):
@@ -598,7 +604,8 @@ class Link(wiring.Component):
                     m.d.sync += [r_step.eq(0), r_left.eq(0), r_mode.eq(HEADER), r_half.eq(0),
                                  r_bits_loaded.eq(0), feed_done.eq(0),
                                  c_step.eq(0), c_rec.eq(2), c_count.eq(0), c_pos.eq(3),
-                                 c_bitmap.eq(0), c_hi_pending.eq(0), c_flush.eq(0),
+                                 c_byte.eq(0), c_byte_at.eq(0), c_hi_pending.eq(0),
+                                 c_walk.eq(0),
                                  collect_done.eq(0), rp.eq(4)]
                     m.next = "RUN_PRIME"
             with m.State("RUN_PRIME"):
@@ -608,7 +615,8 @@ class Link(wiring.Component):
                            r_half, r_base, r_bits, r_bits_loaded, feed_done, in_index_bytes,
                            in_bitmap)
                 self._collect(m, core.spike_out, h_steps, c_step, c_rec, c_count, c_pos,
-                              c_bitmap, c_hi_pending, c_hi, c_k, c_flush, collect_done,
+                              bitmap, c_byte, c_byte_at, c_hi_pending, c_hi, c_k, c_walk,
+                              c_sparse, collect_done,
                               w_addr, w_data, w_en, out_index_bytes, out_bitmap)
                 with m.If(collect_done):
                     m.d.sync += wp.eq(c_rec)
@@ -715,24 +723,32 @@ class Link(wiring.Component):
                             m.d.sync += [loaded.eq(0), base.eq(base + 8), left.eq(left - 1)]
 
     @staticmethod
-    def _collect(m, spike_out, steps, step, rec, count, wpos, bitmap, hi_pending, hi, k, flush,
-                 done, w_addr, w_data, w_en, index_bytes, bitmap_bytes):
+    def _collect(m, spike_out, steps, step, rec, count, wpos, bitmap, byte, byte_at, hi_pending,
+                 hi, k, walk, sparse, done, w_addr, w_data, w_en, index_bytes, bitmap_bytes):
         """Write each step's spikes into the reply as one record, sparse or bitmap."""
         beat = spike_out.payload
+        bm_wr, bm_rd = bitmap
         sparse_room = (count + 1) * index_bytes < bitmap_bytes
+        k_byte = (k - 1)[:len(k)]               # the bitmap byte read in the last clock
+        m.d.comb += bm_rd.addr.eq(k)
         with m.If(~done):
             with m.If(step == steps):
                 m.d.sync += done.eq(1)
-            with m.Elif(flush):
-                # The bitmap record of the finished step: header, then its bytes.
-                m.d.comb += [w_addr.eq(rec + k), w_en.eq(1),
-                             w_data.eq(Mux(k == 0, spec.RECORD_BITMAP,
-                                           bitmap.word_select((k - 1)[:len(k)], 8)))]
+            with m.Elif(walk):
+                # After each step its bitmap is read and cleared, a byte a clock; a bitmap
+                # record writes it into the reply (header at k = 0, then byte k - 1).
+                m.d.comb += [bm_wr.addr.eq(k_byte), bm_wr.data.eq(0), bm_wr.en.eq(k != 0)]
+                with m.If(~sparse):
+                    m.d.comb += [w_addr.eq(rec + k), w_en.eq(1),
+                                 w_data.eq(Mux(k == 0, spec.RECORD_BITMAP,
+                                               bm_rd.data | Mux(k_byte == byte_at, byte, 0)))]
                 m.d.sync += k.eq(k + 1)
                 with m.If(k == bitmap_bytes):
-                    m.d.sync += [flush.eq(0), rec.eq(rec + 1 + bitmap_bytes),
-                                 wpos.eq(rec + 2 + bitmap_bytes), bitmap.eq(0), count.eq(0),
+                    m.d.sync += [walk.eq(0), byte.eq(0), byte_at.eq(0), count.eq(0),
                                  step.eq(step + 1)]
+                    with m.If(~sparse):
+                        m.d.sync += [rec.eq(rec + 1 + bitmap_bytes),
+                                     wpos.eq(rec + 2 + bitmap_bytes)]
             with m.Elif(hi_pending):
                 m.d.comb += [w_addr.eq(wpos), w_data.eq(hi), w_en.eq(1)]
                 m.d.sync += [wpos.eq(wpos + 1), hi_pending.eq(0)]
@@ -740,17 +756,22 @@ class Link(wiring.Component):
                 m.d.comb += spike_out.ready.eq(1)
                 with m.If(spike_out.valid):
                     with m.If(beat.end):
+                        m.d.sync += [walk.eq(1), k.eq(0), sparse.eq(0)]
                         with m.If((count <= spec.RECORD_BITMAP - 1)
                                   & (count * index_bytes < bitmap_bytes)):
                             m.d.comb += [w_addr.eq(rec), w_data.eq(count), w_en.eq(1)]
-                            m.d.sync += [rec.eq(wpos), wpos.eq(wpos + 1), bitmap.eq(0),
-                                         count.eq(0), step.eq(step + 1)]
-                        with m.Else():
-                            m.d.sync += [flush.eq(1), k.eq(0)]
+                            m.d.sync += [rec.eq(wpos), wpos.eq(wpos + 1), sparse.eq(1)]
                     with m.Else():
-                        m.d.sync += [bitmap.bit_select(beat.index, 1).eq(1), count.eq(count + 1)]
+                        index = beat.index.as_unsigned()
+                        bit = (Const(1, 8) << index[:3])[:8]
+                        with m.If(index[3:] == byte_at):
+                            m.d.sync += byte.eq(byte | bit)
+                        with m.Else():
+                            m.d.comb += [bm_wr.addr.eq(byte_at), bm_wr.data.eq(byte),
+                                         bm_wr.en.eq(1)]
+                            m.d.sync += [byte_at.eq(index[3:]), byte.eq(bit)]
+                        m.d.sync += count.eq(count + 1)
                         with m.If(sparse_room & (count < spec.RECORD_BITMAP - 1)):
-                            index = beat.index.as_unsigned()
                             m.d.comb += [w_addr.eq(wpos), w_data.eq(index[:8]), w_en.eq(1)]
                             m.d.sync += wpos.eq(wpos + 1)
                             if index_bytes == 2:
