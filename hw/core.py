@@ -137,7 +137,6 @@ class Core(wiring.Component):
         # with whether its source is delivered in this step (set when it jumps).
         y_rd, y_wr = lane_memory("y_mem", data.StructLayout({"trace": trace, "spiked": 1}), G)
         x_rd, x_wr = lane_memory("x_mem", data.StructLayout({"trace": trace, "hit": 1}), HS)
-        neuron_rds = [rd for rd, _ in params.values()] + [u_rd, v_rd, ref_rd, y_rd]
         state_wrs = [u_wr, v_wr, ref_wr, y_wr]
         # The plasticity masks, by source group and by neuron group.
         psrc_rd, psrc_wr = lane_memory("psrc_mem", 1, HS)
@@ -231,15 +230,22 @@ class Core(wiring.Component):
         neurons_done = Signal()
 
         latency = NeuronUpdate.LATENCY
-        # The group in the neuron pipelines' last stage, and the post-traces decayed alongside.
+        # nu_g_line[k]: the group that entered the neuron pipelines k clocks ago; the last one's
+        # results are written back (with its post-traces, decayed alongside).
         nu_out = delay_line(m, nu_go, latency, "nu_valid")[-1]
-        nu_out_g = delay_line(m, nu_g, latency, "nu_g")[-1]
+        nu_g_line = delay_line(m, nu_g, latency, "nu_g")
+        nu_out_g = nu_g_line[-1]
+        # The memories read for a group as it enters (the rest are read when they are needed,
+        # that many clocks later: nothing carries them down the pipelines).
+        early_rds = [du_rd, dv_rd, u_rd, v_rd]
+        late_rds = [(rd, NeuronUpdate.DELAYS[name]) for rd, name in
+                    ((bias_rd, "bias"), (vth_rd, "vth"), (tref_rd, "t_ref"), (ref_rd, "ref"))]
+        late_rds.append((y_rd, latency - 2))    # then registered, decayed, written back
         y_next = []
         for l in range(L):
             y_in = register(m, y_rd.data[l].trace, f"y_in{l}")
-            decayed = register(m, (y_in * y_decay) >> spec.TRACE_DECAY_SHIFT, f"y_decayed{l}_",
-                               trace)
-            y_next.append(delay_line(m, decayed, latency - 2, f"y_decayed{l}_")[-1])
+            y_next.append(register(m, (y_in * y_decay) >> spec.TRACE_DECAY_SHIFT,
+                                   f"y_decayed{l}", trace))
 
         def list_entry(from_in):
             """Source index read from the delivered lists (valid the clock after the read)."""
@@ -444,9 +450,11 @@ class Core(wiring.Component):
                         with m.Else():
                             m.d.sync += acc[l].eq(total)
                     with m.If(p2_last):
-                        for rd in neuron_rds:
+                        for rd in early_rds:
                             m.d.comb += rd.addr.eq(p2_g)
                         m.d.sync += nu_g.eq(p2_g)
+                for rd, delay in late_rds:
+                    m.d.comb += rd.addr.eq(nu_g_line[delay - 1])
                 # Stage 3: the group's neurons enter their pipelines (and their post-traces
                 # decay, step 2); LATENCY clocks later the results are written back.
                 for l, unit in enumerate(neurons):

@@ -43,7 +43,10 @@ class NeuronUpdate(wiring.Component):
 
     The unit is a pipeline that takes one neuron a clock: the outputs belong to the inputs
     presented ``LATENCY`` clocks earlier (a multiply, or a few adds, or a saturation per
-    stage, so the update does not bound the clock).
+    stage, so the update does not bound the clock). The inputs used only late in the update
+    are presented late, ``DELAYS[name]`` clocks after the others (*bias* 1, *vth*, *t_ref*
+    and *ref* ``LATENCY - 1``), so that they need no pipeline registers: a memory holding
+    them is read that much later.
 
     Parameters
     ----------
@@ -66,6 +69,8 @@ class NeuronUpdate(wiring.Component):
     """
     #: Clocks from inputs to outputs.
     LATENCY = 6
+    #: Clocks after the other inputs at which these are presented.
+    DELAYS = {"bias": 1, "vth": LATENCY - 1, "t_ref": LATENCY - 1, "ref": LATENCY - 1}
 
     def __init__(self, acc_width):
         if isinstance(acc_width, bool) or not isinstance(acc_width, int) or acc_width < 2:
@@ -88,13 +93,8 @@ class NeuronUpdate(wiring.Component):
         def stage(name, value, shape=None):
             return register(m, value, name, shape)
 
-        def follow(n, **values):
-            """Carry *values* unchanged through the next stage (suffix *n*)."""
-            return {key: stage(f"{key}{n}", value) for key, value in values.items()}
-
         # 1: the inputs, with the decay factors 4096 - d.
-        s1 = {name: stage(f"{name}1", getattr(self, name)) for name in
-              ("u", "v", "ref", "a", "vth", "bias", "t_ref", "w_exp")}
+        s1 = {name: stage(f"{name}1", getattr(self, name)) for name in ("u", "v", "a", "w_exp")}
         ku, kv = stage("ku1", one - self.du), stage("kv1", one - self.dv)
 
         def partial_products(name, x, k):
@@ -108,25 +108,23 @@ class NeuronUpdate(wiring.Component):
         pu = partial_products("pu", s1["u"], ku)
         pv = partial_products("pv", s1["v"], kv)
         a2 = stage("a2", s1["a"] << s1["w_exp"], scaled)
-        s2 = follow(2, **{k: s1[k] for k in ("ref", "vth", "bias", "t_ref")})
+        bias2 = stage("bias2", self.bias)                       # presented a clock late
         # 3: the products summed; u before saturation; v's decay plus bias (its sum with u'
         # comes next).
         u_sum = stage("u_sum3", trunc0(pu, shift) + a2,
                       signed(max(product.width - shift, scaled.width) + 1))
-        vb = stage("vb3", trunc0(pv, shift) + s2["bias"], signed(spec.STATE_BITS + 2))
-        s3 = follow(3, **{k: s2[k] for k in ("ref", "vth", "t_ref")})
+        vb = stage("vb3", trunc0(pv, shift) + bias2, signed(spec.STATE_BITS + 2))
         # 4: u' saturated.
         u_next = stage("u_next4", saturate(u_sum, spec.STATE_MIN, spec.STATE_MAX), STATE)
         vb4 = stage("vb4", vb)
-        s4 = follow(4, **s3)
         # 5: v before saturation.
         v_sum = stage("v_sum5", vb4 + u_next, signed(spec.STATE_BITS + 3))
         u5 = stage("u_next5", u_next)
-        s5 = follow(5, **s4)
         # 6: v' saturated.
         v_sat = stage("v_sat6", saturate(v_sum, spec.STATE_MIN, spec.STATE_MAX), STATE)
         u6 = stage("u_next6", u5)
-        s6 = follow(6, **s5)
+        s6 = {name: stage(f"{name}6", getattr(self, name))     # presented LATENCY - 1 late
+              for name in ("ref", "vth", "t_ref")}
         # Out: the threshold and the refractory counter.
         m.d.comb += self.u_next.eq(u6)
         with m.If(s6["ref"] != 0):

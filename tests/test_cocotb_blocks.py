@@ -20,4 +20,5 @@ def test_block(block, latency):
     component = NeuronUpdate(acc_width=20) if block == "neuron" else SynapseUpdate(latency)
     run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}{latency}", testcase=block,
                extra_env={"TB_PARAMS": json.dumps({"block": block, "seed": seed,
-                                                   "count": 3000, "latency": latency})})
+                                                   "count": 3000, "latency": latency,
+                                                   "delays": NeuronUpdate.DELAYS})})

@@ -77,11 +77,13 @@ def start_clock(dut, latency):
         dut.rst.value = 0
 
 
-async def check_stream(dut, cases, latency, read):
+async def check_stream(dut, cases, latency, read, delays=None):
     """Present ``cases`` ((inputs, expected, why) each) and compare ``read(dut)`` with each
     expected value: at once for a combinational block (*latency* 0), else one case a clock,
-    each result *latency* clocks after its inputs (which checks one-a-clock throughput).
+    each result *latency* clocks after its inputs (which checks one-a-clock throughput); an
+    input named in *delays* is presented that many clocks after the case's others.
     The caller starts the clock (``start_clock``)."""
+    delays = delays or {}
     if latency == 0:
         for inputs, expected, why in cases:
             set_inputs(dut, **inputs)
@@ -90,8 +92,10 @@ async def check_stream(dut, cases, latency, read):
             assert got == expected, f"{why}: {inputs} gave {got}, expected {expected}"
         return
     for t in range(len(cases) + latency - 1):
-        if t < len(cases):
-            set_inputs(dut, **cases[t][0])
+        for name in cases[0][0]:
+            case = t - delays.get(name, 0)
+            if 0 <= case < len(cases):
+                set_inputs(dut, **{name: cases[case][0][name]})
         await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
         if t >= latency - 1:
@@ -127,6 +131,7 @@ async def neuron(dut):
     if PARAMS.get("block") != "neuron":
         return
     latency = PARAMS["latency"]
+    delays = PARAMS["delays"]
     cases = [(inputs, expected, why) for inputs, expected, why in NEURON_CASES]
     for (inputs, expected, why), ref in zip(cases, model_neurons([c[0] for c in cases])):
         assert ref == expected, f"model disagrees: {why}"
@@ -151,7 +156,7 @@ async def neuron(dut):
     start_clock(dut, latency)
     await check_stream(dut, cases, latency,
                        lambda dut: (dut.u_next.value.to_signed(), dut.v_next.value.to_signed(),
-                                    int(dut.ref_next.value), int(dut.spike.value)))
+                                    int(dut.ref_next.value), int(dut.spike.value)), delays)
 
 
 def model_synapse(w, x, y, pre, post, a_plus, a_minus, w_min, w_max):
