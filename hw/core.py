@@ -359,7 +359,7 @@ class Core(wiring.Component):
         c_xlane = c_index[:lb] if lb else Const(0, 1)
         c_xgroup = c_index[lb:]
         weight_ok = (c_i < N) & (c_j < S)
-        reset_i = Signal(range(max(G, HS) + 1))
+        reset_i = Signal(range(max(G, HS, n_in) + 1))
         ctl_wait = Signal(range(RL))
         src_mask = c_addr < S                                   # MASK: a source's bit
         dst_mask = (c_addr[sb:] == 1) & (c_index < N)           # MASK: a neuron's bit
@@ -385,7 +385,8 @@ class Core(wiring.Component):
                     m.next = "CTL"
 
             # Step 1: this step's external inputs (duplicates and indices >= n_inputs ignored).
-            # Each beat is registered, then stored the next clock (off the link's paths).
+            # Each beat is registered, then stored the next clock (off the link's paths): the
+            # clock that takes the end beat stores the last index.
             with m.State("RECV"):
                 m.d.comb += [self.step_in.ready.eq(1), in_rd.addr.eq(self.step_in.payload.index)]
                 m.d.comb += counting.eq(self.step_in.valid)
@@ -397,8 +398,6 @@ class Core(wiring.Component):
 
             with m.State("RECV_END"):
                 m.d.comb += counting.eq(1)
-                store_input()
-                m.d.sync += in_valid.eq(0)
                 m.d.sync += [k0.eq(0), g0.eq(0), p1_valid.eq(0),
                              nu_go.eq(0), neurons_done.eq(0),
                              xt_run.eq(1), xt_h.eq(0), xt_v.eq(0), xt_v2.eq(0), xt_v3.eq(0),
@@ -468,10 +467,11 @@ class Core(wiring.Component):
                         ref_wr.data[l].eq(unit.ref_next), y_wr.data[l].trace.eq(y_next[l]),
                         y_wr.data[l].spiked.eq(unit.spike),
                     ]
-                m.d.comb += s_wr.data.eq(Cat(u.spike for u in neurons))
+                m.d.comb += [s_wr.data.eq(Cat(u.spike for u in neurons)), s_wr.addr.eq(nu_out_g)]
                 with m.If(nu_out):
-                    for wr in state_wrs + [s_wr]:
+                    for wr in state_wrs:
                         m.d.comb += [wr.addr.eq(nu_out_g), wr.en.eq(all_lanes)]
+                    m.d.comb += s_wr.en.eq(1)
                     with m.If(nu_out_g == G - 1):
                         m.d.sync += neurons_done.eq(1)
                 with m.If(neurons_done & ~xt_run):
@@ -652,8 +652,11 @@ class Core(wiring.Component):
                     m.d.comb += [wr.data[l].eq(0) for l in range(L)]
                 m.d.comb += [x_wr.addr.eq(reset_i), x_wr.en.eq(Mux(reset_i < HS, all_lanes, 0))]
                 m.d.comb += [x_wr.data[l].eq(0) for l in range(L)]
+                # The input flags too: they are all clear between steps unless a reset of the
+                # whole device cut a step short (memories keep their contents through it).
+                m.d.comb += [in_wr.addr.eq(reset_i), in_wr.data.eq(0), in_wr.en.eq(reset_i < n_in)]
                 m.d.sync += reset_i.eq(reset_i + 1)
-                with m.If(reset_i == max(G, HS) - 1):
+                with m.If(reset_i == max(G, HS, n_in) - 1):
                     m.next = "CTL_RSP"
 
         with m.If(counting):
