@@ -369,7 +369,8 @@ class Core(wiring.Component):
         in_index = Signal.like(self.step_in.payload.index)
 
         def store_input():
-            # in_mem was read at the index the clock before (with this clock's write seen).
+            # in_mem was read at this index the clock before, transparently: a flag stored in
+            # that clock (the previous beat's) is seen.
             with m.If(in_valid & (in_index < n_in) & ~in_rd.data):
                 m.d.comb += [dl_wr.addr.eq(n_e), dl_wr.data.eq(in_index), dl_wr.en.eq(1),
                              in_wr.addr.eq(in_index), in_wr.data.eq(1), in_wr.en.eq(1)]
