@@ -54,8 +54,9 @@ def test_uart_arguments():
         UartTx(4.0)
 
 
-#: (n_inputs, n_neurons, lanes): 1-byte indices with a padded bitmap; a bitmap of whole bytes.
-TOP_GEOMETRIES = [(5, 8, 2), (8, 16, 4)]
+#: (n_inputs, n_neurons, lanes): 1-byte indices with a padded bitmap; a bitmap of whole bytes;
+#: 2-byte spike indices and 33-byte bitmaps (loaded and read back a weight row a frame).
+TOP_GEOMETRIES = [(5, 8, 2), (8, 16, 4), (3, 264, 8)]
 
 
 @pytest.mark.parametrize("n_inputs,n_neurons,lanes", TOP_GEOMETRIES)

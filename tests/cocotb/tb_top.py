@@ -74,7 +74,11 @@ class Session:
 def load_frames(s, net):
     """Return the payloads that load *net*: weights, parameters, settings, masks, reset."""
     N = s.n_neurons
-    frames = [s.write(Space.WEIGHT, 0, net.weights.reshape(-1).tolist(), 1)]
+    if net.weights.size <= spec.MAX_PAYLOAD - 9:
+        frames = [s.write(Space.WEIGHT, 0, net.weights.reshape(-1).tolist(), 1)]
+    else:                               # a frame per source (a row of N weights)
+        frames = [s.write(Space.WEIGHT, j << s.nb, row.tolist(), 1)
+                  for j, row in enumerate(net.weights)]
     for field, values, width in ((NeuronField.VTH, net.vth, 3), (NeuronField.BIAS, net.bias, 3),
                                  (NeuronField.DU, net.du, 2), (NeuronField.DV, net.dv, 2),
                                  (NeuronField.T_REF, net.t_ref, 1)):
@@ -92,13 +96,17 @@ def load_frames(s, net):
 def readback_frames(s):
     """Return the payloads that read every weight, parameter, setting, mask and state."""
     N, S = s.n_neurons, s.n_src
-    frames = [s.read(Space.WEIGHT, 0, S * N, 1),
-              s.read(Space.NEURON, 0, len(NeuronField) * (1 << s.nb), 4)
-              if N == 1 << s.nb else s.read(Space.NEURON, NeuronField.BIAS.value << s.nb, N, 4),
+    small = S * N <= spec.MAX_PAYLOAD - 2
+    wide = 4 if N * 4 <= spec.MAX_PAYLOAD - 2 else 3      # 24-bit values: 3 bytes suffice
+    frames = [s.read(Space.WEIGHT, 0, S * N, 1)] if small else [
+        s.read(Space.WEIGHT, j << s.nb, N, 1) for j in range(S)]
+    frames += [s.read(Space.NEURON, 0, len(NeuronField) * (1 << s.nb), 4)
+               if N == 1 << s.nb and small
+               else s.read(Space.NEURON, NeuronField.BIAS.value << s.nb, N, wide),
               s.read(Space.SETTING, 0, len(Setting), 2),
               s.read(Space.MASK, 0, S, 1), s.read(Space.MASK, 1 << s.sb, N, 1),
               s.read(Space.COUNTER, Counter.STEPS_LO.value, 2, 4)]
-    for field, count, width in ((StateField.U, N, 3), (StateField.V, N, 4),
+    for field, count, width in ((StateField.U, N, 3), (StateField.V, N, wide),
                                 (StateField.REF, N, 1), (StateField.Y, N, 1),
                                 (StateField.X, S, 1), (StateField.SPIKED, N, 1)):
         frames.append(s.read(Space.STATE, (field.value << s.sb), count, width))
