@@ -106,7 +106,13 @@ class Core(wiring.Component):
         all_lanes = Const((1 << L) - 1, L)
 
         def lane(view, index):
-            return view[0] if L == 1 else view[index]
+            """Return the lane of *view* that *index* (a neuron or source) falls in."""
+            return view[0] if L == 1 else view[index[:lb]]
+
+        def jump(value, impulse):
+            """Return a trace after its jump: ``min(value + impulse, TRACE_MAX)``."""
+            total = value + impulse
+            return Mux(total > spec.TRACE_MAX, spec.TRACE_MAX, total)
 
         def lane_memory(name, shape, depth):
             mem = Memory(shape=data.ArrayLayout(shape, L), depth=depth, init=[])
@@ -338,9 +344,7 @@ class Core(wiring.Component):
             m.d.sync += yi_v.eq(yi_g < G)
             with m.If(yi_v):
                 for l in range(L):
-                    jumped = y_rd.data[l].trace + y_imp
-                    m.d.comb += [y_wr.data[l].trace.eq(Mux(jumped > spec.TRACE_MAX,
-                                                           spec.TRACE_MAX, jumped)),
+                    m.d.comb += [y_wr.data[l].trace.eq(jump(y_rd.data[l].trace, y_imp)),
                                  y_wr.data[l].spiked.eq(1)]
                 m.d.comb += [y_wr.addr.eq(yi_g1),
                              y_wr.en.eq(Cat(y_rd.data[l].spiked for l in range(L)))]
@@ -435,13 +439,11 @@ class Core(wiring.Component):
                 # Stage 2.
                 m.d.sync += nu_go.eq(p2_valid & p2_last)
                 with m.If(p2_valid & (p2_g == G - 1) & (n_d != 0)):
-                    jumped = lane(x_rd.data, p2_j[:lb] if lb else None).trace + x_imp
+                    jumped = jump(lane(x_rd.data, p2_j).trace, x_imp)
                     m.d.comb += [x_wr.addr.eq(p2_j >> lb),
                                  x_wr.en.eq(Const(1, L) << (p2_j[:lb] if lb else 0))]
                     for l in range(L):
-                        m.d.comb += [x_wr.data[l].trace.eq(Mux(jumped > spec.TRACE_MAX,
-                                                               spec.TRACE_MAX, jumped)),
-                                     x_wr.data[l].hit.eq(1)]
+                        m.d.comb += [x_wr.data[l].trace.eq(jumped), x_wr.data[l].hit.eq(1)]
                 with m.If(p2_valid):
                     for l in range(L):
                         total = acc[l] + Mux(n_d == 0, 0, ws.rd_data[l])
@@ -505,8 +507,8 @@ class Core(wiring.Component):
                              ws.rd.col.eq(0), ws.rd.j.eq(p1_j), ws.rd.i.eq(p1_g << lb),
                              x_rd.addr.eq(j_line[RL - 1] >> lb), y_rd.addr.eq(g_line[RL - 1]),
                              psrc_rd.addr.eq(x_rd.addr), pdst_rd.addr.eq(y_rd.addr)]
-                x_j = lane(x_rd.data, p2_j[:lb] if lb else None)
-                src = lane(psrc_rd.data, p2_j[:lb] if lb else None)
+                x_j = lane(x_rd.data, p2_j)
+                src = lane(psrc_rd.data, p2_j)
                 for l, unit in enumerate(synapses):
                     m.d.comb += [unit.x.eq(x_j.trace), unit.y.eq(y_rd.data[l].trace),
                                  unit.pre.eq(1), unit.post.eq(y_rd.data[l].spiked),
@@ -539,7 +541,7 @@ class Core(wiring.Component):
                              ws.rd.col.eq(1), ws.rd.j.eq(p1_g << lb), ws.rd.i.eq(p1_i),
                              x_rd.addr.eq(g_line[RL - 1]), psrc_rd.addr.eq(x_rd.addr),
                              pdst_rd.addr.eq(i_line[RL - 1] >> lb)]
-                dst = lane(pdst_rd.data, p2_i[:lb] if lb else None)
+                dst = lane(pdst_rd.data, p2_i)
                 for l, unit in enumerate(synapses):
                     m.d.comb += [unit.x.eq(x_rd.data[l].trace), unit.y.eq(0), unit.pre.eq(0),
                                  unit.post.eq(1),
