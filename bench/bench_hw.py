@@ -135,11 +135,11 @@ def bench_hardware(results, quick):
         "what": "load() of the standard network (weights, parameters, settings, masks)"}
 
 
-def geometry_cycles(n_inputs, n_neurons, lanes, steps):
+def geometry_cycles(n_inputs, n_neurons, lanes, steps, top_options=None):
     """Return the measured standard configuration (10 %, STDP on) of the standard recipe at
-    another geometry, on a virtual board of that geometry."""
+    another geometry (and a board's top-level options), on a virtual board of that gateware."""
     with spikecore.connect("sim://", n_inputs=n_inputs, n_neurons=n_neurons,
-                           lanes=lanes) as core:
+                           lanes=lanes, top_options=top_options) as core:
         return run_config(core, steps, 0.1, True, n_inputs=n_inputs, n_neurons=n_neurons)
 
 
@@ -157,19 +157,21 @@ def bench_boards(results, quick):
     boards = {}
     for board, report in board_reports().items():
         geometry = (report["n_inputs"], report["n_neurons"], report["lanes"])
+        options = report.get("top_options") or {}
         workload = ("standard" if geometry[:2] == (net.n_inputs, net.n_neurons) else
                     f"standard recipe at {geometry[0]} + {geometry[1]}")
-        if geometry not in measured:
+        key = geometry + tuple(sorted(options.items()))
+        if key not in measured:
             try:
-                measured[geometry] = geometry_cycles(*geometry, steps=steps)
+                measured[key] = geometry_cycles(*geometry, steps=steps, top_options=options)
             except spikecore.driver.LinkError as exc:
                 # Reported, not hidden: the row says the virtual board run failed.
-                measured[geometry] = {"error": f"{type(exc).__name__}: {exc}"}
-        config = measured[geometry]
+                measured[key] = {"error": f"{type(exc).__name__}: {exc}"}
+        config = measured[key]
         met = bool(report.get("timing_met"))
         boards[board] = row = {"fmax_mhz": report["fmax_mhz"], "target_mhz": report["target_mhz"],
                                "timing_met": met, "geometry": list(geometry),
-                               "workload": workload}
+                               "top_options": options, "workload": workload}
         if "error" in config:
             print(f"{board}: the virtual board run at {geometry} failed: {config['error']}")
             row["error"] = config["error"]

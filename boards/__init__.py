@@ -55,6 +55,11 @@ class Board:
     extra_resources : str or None
         Name of a platform attribute holding resources to add (e.g. the iCEBreaker's
         break-off LED PMOD).
+    top_options : dict
+        Keyword options of ``spikecore.hw.top.Top`` this board's gateware is built with
+        (e.g. ``weight_ports``, ``max_payload``, ``rx_window``). The virtual board takes
+        them too (``connect("sim://", board=NAME)``), so it simulates the bitstream's
+        gateware.
     """
     name: str
     description: str
@@ -72,6 +77,7 @@ class Board:
     programmer_env: str
     bitstream_ext: str = "bin"
     extra_resources: str = None
+    top_options: dict = field(default_factory=dict, hash=False)
 
     @property
     def vendor_only(self):
@@ -132,10 +138,16 @@ _ULX3S = dict(family="ecp5", osc_hz=25_000_000, clocks=_ECP5_PLL_25, baud=3_000_
 _BOARD_LIST = [
     Board("icebreaker", "1BitSquared iCEBreaker (iCE40UP5K-SG48), FT2232H UART at 3 Mbaud",
           "amaranth_boards.icebreaker:ICEBreakerPlatform", "ice40",
-          n_inputs=256, n_neurons=256, lanes=8, osc_hz=12_000_000, clocks=_ICE40_PLL_12,
+          n_inputs=256, n_neurons=256, lanes=1, osc_hz=12_000_000, clocks=_ICE40_PLL_12,
           clk_hz=12_000_000, baud=3_000_000, leds=_ICE40_LEDS,
           programmer=("iceprog", "{bitstream}"), programmer_env="ICEPROG",
-          bitstream_ext="bin", extra_resources="break_off_pmod"),
+          bitstream_ext="bin", extra_resources="break_off_pmod",
+          # One lane: the UP5K's 8 DSPs hold one lane's 6 multipliers. The weights go to the
+          # four SPRAMs, which are single-port; 256-byte payloads keep the link's buffers
+          # and the receive FIFO within the block RAM the core leaves; at 12 MHz the neuron
+          # unit needs 2 pipeline stages, not 6, and the core no copy of each command.
+          top_options={"weight_ports": 1, "neuron_latency": 2, "register_commands": False,
+                       "max_payload": 256, "rx_window": 1024}),
     Board("ulx3s", "Radiona ULX3S with ECP5 LFE5U-85F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", n_inputs=256, n_neurons=256, lanes=16,
           clk_hz=54_166_667, **_ULX3S),

@@ -16,6 +16,7 @@ For the Xilinx boards it writes the Vivado build files only and says that Vivado
 """
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -173,8 +174,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         nextpnr router, one of ``ROUTERS`` (None: nextpnr's default, router1).
     make_top : callable or None
         ``make_top(n_inputs, n_neurons, lanes, divisor, clk_hz)`` returns the top level;
-        default ``spikecore.hw.top.Top`` (what the virtual board simulates). Tests use
-        stand-ins.
+        default ``spikecore.hw.top.Top`` with the board's ``top_options`` (what
+        ``connect("sim://", board=...)`` simulates). Tests use stand-ins.
     echo : callable
         Where progress lines go.
 
@@ -205,7 +206,9 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     divisor = uart_divisor(clk_hz, board.baud)
     geometry = f"{n_inputs} inputs + {n_neurons} neurons at {lanes} lane{'s' * (lanes != 1)}"
-    make_top = default_make_top if make_top is None else make_top
+    top_options = dict(board.top_options) if make_top is None else {}
+    if make_top is None:
+        make_top = functools.partial(default_make_top, **top_options)
     out_dir = Path(_default_out_dir(board) if out_dir is None else out_dir)
 
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / f"build_{NAME}.sh").exists():
@@ -225,6 +228,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         "clk_hz": clk_hz, "baud": round(clk_hz / divisor), "divisor": divisor,
         "seed": seed, "router": router or "router1",
         "top": f"{type(core).__module__}.{type(core).__qualname__}",
+        "top_options": top_options,
     }
     if out_dir.exists() and any(out_dir.iterdir()):
         shutil.rmtree(out_dir)
@@ -241,7 +245,9 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         overrides["synth_opts"] = ["-dsp", "-spram"]
     echo(f"spikecore build: {board.name} ({platform.device}), {n_inputs} inputs, "
          f"{n_neurons} neurons, {lanes} lanes, {clk_hz / 1e6:g} MHz, "
-         f"{report['baud']} baud -> {out_dir}/")
+         f"{report['baud']} baud"
+         + "".join(f", {key}={value}" for key, value in top_options.items())
+         + f" -> {out_dir}/")
     plan = platform.prepare(design, name=NAME, **overrides)
     if board.family == "ice40":
         rtlil, report["spram_memories"] = map_large_memories_to_spram(plan.files[f"{NAME}.il"])

@@ -6,7 +6,7 @@ follow the board's clock). The board adds a PLL, a power-on reset held until the
 a two-flip-flop synchronizer on the UART receive pin, and LED drivers.
 """
 
-from amaranth import (Cat, ClockDomain, ClockSignal, Instance, Module, ResetSignal, Shape,
+from amaranth import (Cat, ClockDomain, ClockSignal, Instance, Module, Mux, ResetSignal, Shape,
                       Signal)
 from amaranth.lib import cdc, io, wiring
 
@@ -15,19 +15,24 @@ __all__ = ["BoardTop", "default_make_top", "uart_divisor"]
 #: Clock cycles the core is held in reset after the PLL locks (also covers the iCE40's
 #: block RAM power-up time of a few microseconds).
 RESET_CYCLES = 1 << 10
-#: How long (seconds) an LED stays lit after one event, so single events are visible.
-STRETCH_S = 0.05
+#: The LEDs' time unit (seconds).
+TICK_S = 0.025
+#: Ticks an LED stays lit after the one with its event, so single events are visible (50 ms).
+STRETCH_TICKS = 2
+#: Ticks between heartbeat toggles (twice a second).
+HEARTBEAT_TICKS = 20
 
 
-def default_make_top(n_inputs, n_neurons, lanes, divisor, clk_hz):
-    """Return ``spikecore.hw.top.Top`` for the geometry, as the virtual board builds it."""
+def default_make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options):
+    """Return ``spikecore.hw.top.Top`` for the geometry and a board's ``top_options``, as the
+    virtual board builds it."""
     try:
         from ..hw.top import Top
     except ImportError as exc:
         raise RuntimeError("the gateware top level (spikecore.hw.top.Top) is not available: "
                            f"{exc}") from exc
     return Top(n_inputs=n_inputs, n_neurons=n_neurons, lanes=lanes, divisor=divisor,
-               clk_hz=clk_hz)
+               clk_hz=clk_hz, **options)
 
 
 def uart_divisor(clk_hz, baud):
@@ -153,22 +158,28 @@ class BoardTop(wiring.Component):
         m.submodules.rx_sync = cdc.FFSynchronizer(uart_rx.i, core.rx, init=1)
         m.d.comb += uart_tx.o.eq(core.tx)
 
-        # Activity LEDs.
-        stretch = max(2, int(self.clk_hz * STRETCH_S))
-        heartbeat = Signal(range(self.clk_hz), init=0)
+        # Activity LEDs, from one prescaler (logic cells are dear on the iCE40): a tick every
+        # TICK_S; the heartbeat toggles every HEARTBEAT_TICKS ticks, and an event lights its LED
+        # for the rest of the tick and the STRETCH_TICKS after it.
+        ticks = max(2, int(self.clk_hz * TICK_S))
+        prescaler = Signal(range(ticks))
+        tick = Signal()
+        m.d.comb += tick.eq(prescaler == ticks - 1)
+        m.d.sync += prescaler.eq(Mux(tick, 0, prescaler + 1))
+        beats = Signal(range(HEARTBEAT_TICKS))
         beat = Signal()
-        with m.If(heartbeat == self.clk_hz // 2 - 1):
-            m.d.sync += [heartbeat.eq(0), beat.eq(~beat)]
-        with m.Else():
-            m.d.sync += heartbeat.eq(heartbeat + 1)
+        with m.If(tick):
+            m.d.sync += beats.eq(Mux(beats == HEARTBEAT_TICKS - 1, 0, beats + 1))
+            with m.If(beats == HEARTBEAT_TICKS - 1):
+                m.d.sync += beat.eq(~beat)
 
         def stretched(event, name):
-            count = Signal(range(stretch + 1), name=f"{name}_stretch")
+            left = Signal(range(STRETCH_TICKS + 1), name=f"{name}_stretch")
             with m.If(event):
-                m.d.sync += count.eq(stretch)
-            with m.Elif(count != 0):
-                m.d.sync += count.eq(count - 1)
-            return count != 0
+                m.d.sync += left.eq(STRETCH_TICKS)
+            with m.Elif(tick & (left != 0)):
+                m.d.sync += left.eq(left - 1)
+            return left != 0
 
         extra = [getattr(core, name) for name, member in core.signature.members.items()
                  if name not in ("rx", "tx") and member.is_port and member.flow == wiring.Out

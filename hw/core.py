@@ -61,6 +61,14 @@ class Core(wiring.Component):
         2: each weight bank reads and writes in the same clock (simple dual-port block RAM);
         1: one shared port per bank (single-port RAM such as the iCE40 SPRAM), and the STDP
         passes take two clocks per slice.
+    neuron_latency : int
+        Pipeline depth of the neuron units (``NeuronUpdate.LATENCIES``): 6 for fast clocks,
+        2 where flip-flops are dear and the clock slow.
+    register_commands : bool
+        True: a control command is copied into a register as it is taken (its decoding then
+        starts from a register, for fast clocks). False: the core reads it on ``ctl_cmd``
+        while it executes it (the stream keeps it still) and takes it when done, which saves
+        the copy.
 
     Members
     -------
@@ -68,7 +76,8 @@ class Core(wiring.Component):
         See ``spikecore.hw.interface.CoreSignature``.
     """
 
-    def __init__(self, n_inputs, n_neurons, lanes=1, weight_ports=2):
+    def __init__(self, n_inputs, n_neurons, lanes=1, weight_ports=2, neuron_latency=6,
+                 register_commands=True):
         _check_positive("n_inputs", n_inputs)
         _check_positive("n_neurons", n_neurons)
         _check_positive("lanes", lanes)
@@ -80,6 +89,9 @@ class Core(wiring.Component):
             raise ValueError(f"n_neurons ({n_neurons}) must be a multiple of lanes ({lanes})")
         if weight_ports not in (1, 2):
             raise ValueError(f"weight_ports must be 1 or 2, not {weight_ports!r}")
+        if neuron_latency not in NeuronUpdate.LATENCIES or isinstance(neuron_latency, bool):
+            raise ValueError(f"neuron_latency must be one of {NeuronUpdate.LATENCIES}, "
+                             f"not {neuron_latency!r}")
         if n_inputs + n_neurons > 1 << 16:
             raise ValueError(f"at most 65536 sources, not {n_inputs + n_neurons}")
         self.n_inputs = n_inputs
@@ -87,6 +99,8 @@ class Core(wiring.Component):
         self.n_sources = n_inputs + n_neurons
         self.lanes = lanes
         self.weight_ports = weight_ports
+        self.neuron_latency = neuron_latency
+        self.register_commands = bool(register_commands)
         super().__init__(CoreSignature(n_inputs, n_neurons))
 
     def elaborate(self, platform):
@@ -111,8 +125,8 @@ class Core(wiring.Component):
 
         def jump(value, impulse):
             """Return a trace after its jump: ``min(value + impulse, TRACE_MAX)``."""
-            total = value + impulse
-            return Mux(total > spec.TRACE_MAX, spec.TRACE_MAX, total)
+            total = value + impulse                             # TRACE_BITS + 1 bits
+            return Mux(total[spec.TRACE_BITS], spec.TRACE_MAX, total)
 
         def lane_memory(name, shape, depth):
             mem = Memory(shape=data.ArrayLayout(shape, L), depth=depth, init=[])
@@ -189,7 +203,8 @@ class Core(wiring.Component):
         # --- Datapaths ---------------------------------------------------------------------
         neurons = []
         for l in range(L):
-            m.submodules[f"neuron{l}"] = unit = NeuronUpdate(acc_shape.width)
+            m.submodules[f"neuron{l}"] = unit = NeuronUpdate(acc_shape.width,
+                                                             self.neuron_latency)
             neurons.append(unit)
         # With dual-port banks the synapse updates are pipelined; the weight writes they
         # produce (requests made in the passes' stage 2) are delayed to match.
@@ -235,7 +250,7 @@ class Core(wiring.Component):
         nu_g = Signal(range(G))
         neurons_done = Signal()
 
-        latency = NeuronUpdate.LATENCY
+        latency, delays = neurons[0].latency, neurons[0].delays
         # nu_g_line[k]: the group that entered the neuron pipelines k clocks ago; the last one's
         # results are written back (with its post-traces, decayed alongside).
         nu_out = delay_line(m, nu_go, latency, "nu_valid")[-1]
@@ -243,10 +258,12 @@ class Core(wiring.Component):
         nu_out_g = nu_g_line[-1]
         # The memories read for a group as it enters (the rest are read when they are needed,
         # that many clocks later: nothing carries them down the pipelines).
-        early_rds = [du_rd, dv_rd, u_rd, v_rd]
-        late_rds = [(rd, NeuronUpdate.DELAYS[name]) for rd, name in
-                    ((bias_rd, "bias"), (vth_rd, "vth"), (tref_rd, "t_ref"), (ref_rd, "ref"))]
-        late_rds.append((y_rd, latency - 2))    # then registered, decayed, written back
+        reads = [(du_rd, 0), (dv_rd, 0), (u_rd, 0), (v_rd, 0),
+                 (bias_rd, delays["bias"]), (vth_rd, delays["vth"]), (tref_rd, delays["t_ref"]),
+                 (ref_rd, delays["ref"]),
+                 (y_rd, latency - 2)]           # then registered, decayed, written back
+        early_rds = [rd for rd, delay in reads if delay == 0]
+        late_rds = [(rd, delay) for rd, delay in reads if delay > 0]
         y_next = []
         for l in range(L):
             y_in = register(m, y_rd.data[l].trace, f"y_in{l}")
@@ -352,7 +369,14 @@ class Core(wiring.Component):
                 m.d.sync += [yi_run.eq(0), yi_done.eq(1)]
 
         # --- Control access decoding ---------------------------------------------------------
-        cmd = Signal.like(self.ctl_cmd.payload)
+        # With register_commands a command is taken and copied as it arrives; without, it stays
+        # on ctl_cmd until it has been executed, and is taken then.
+        if self.register_commands:
+            cmd = Signal.like(self.ctl_cmd.payload)
+            take_at_start, take_at_end = Const(1), Const(0)
+        else:
+            cmd = self.ctl_cmd.payload
+            take_at_start, take_at_end = Const(0), Const(1)
         rsp = Signal(spec.DATA_BITS)
         c_addr = cmd.addr
         c_i, c_field = c_addr[:nb], c_addr[nb:]
@@ -385,8 +409,9 @@ class Core(wiring.Component):
                 with m.If(self.step_in.valid):
                     m.next = "RECV"
                 with m.Elif(self.ctl_cmd.valid):
-                    m.d.comb += self.ctl_cmd.ready.eq(1)
-                    m.d.sync += cmd.eq(self.ctl_cmd.payload)
+                    m.d.comb += self.ctl_cmd.ready.eq(take_at_start)
+                    if self.register_commands:
+                        m.d.sync += cmd.eq(self.ctl_cmd.payload)
                     m.next = "CTL"
 
             # Step 1: this step's external inputs (duplicates and indices >= n_inputs ignored).
@@ -458,7 +483,7 @@ class Core(wiring.Component):
                 for rd, delay in late_rds:
                     m.d.comb += rd.addr.eq(nu_g_line[delay - 1])
                 # Stage 3: the group's neurons enter their pipelines (and their post-traces
-                # decay, step 2); LATENCY clocks later the results are written back.
+                # decay, step 2); `latency` clocks later the results are written back.
                 for l, unit in enumerate(neurons):
                     m.d.comb += [
                         unit.u.eq(u_rd.data[l]), unit.v.eq(v_rd.data[l]),
@@ -643,6 +668,7 @@ class Core(wiring.Component):
                                                    Counter.CYCLES_HI: cycles[32:]}.items():
                                 with m.If(c_addr == counter.value):
                                     m.d.sync += rsp.eq(value)
+                m.d.comb += self.ctl_cmd.ready.eq(take_at_end)
                 m.next = "CTL_RSP"
             with m.State("CTL_RSP"):
                 m.d.comb += [self.ctl_rsp.valid.eq(1), self.ctl_rsp.payload.eq(rsp)]
@@ -660,6 +686,7 @@ class Core(wiring.Component):
                 m.d.comb += [in_wr.addr.eq(reset_i), in_wr.data.eq(0), in_wr.en.eq(reset_i < n_in)]
                 m.d.sync += reset_i.eq(reset_i + 1)
                 with m.If(reset_i == max(G, HS, n_in) - 1):
+                    m.d.comb += self.ctl_cmd.ready.eq(take_at_end)
                     m.next = "CTL_RSP"
 
         with m.If(counting):

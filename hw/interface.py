@@ -36,7 +36,9 @@ class CoreSignature(wiring.Signature):
     -------
     ctl_cmd : In(stream.Signature(CtlCommand))
         Configuration accesses; see ``spikecore.spec.Space`` for the address map. Accepted
-        only between steps: a step whose end beat has arrived is finished first.
+        only between steps: a step whose end beat has arrived is finished first. A core
+        takes a command as it starts it, or (``Core(register_commands=False)``) once it has
+        executed it, reading the payload until then; the stream rules keep it still.
     ctl_rsp : Out(stream.Signature(DATA_BITS))
         Exactly one beat per command, in order: the value read (sign-extended), or 0 for a
         write. Accesses outside the address map read 0 and write nothing.

@@ -12,17 +12,19 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, flipped
 
 from .. import spec
+from ..protocol import max_run_steps
 from ..spec import (Command, Control, NeuronField, Setting, Space, StateField, Status,
                     neuron_bits, src_bits)
 from .cobs import CobsDecoder, CobsEncoder
-from .interface import CoreSignature, CtlCommand
+from .interface import CoreSignature
 from .uart import RxByte
 
-__all__ = ["crc16_update", "AccessCheck", "Link", "identify_bytes", "max_run_steps"]
+__all__ = ["crc16_update", "AccessCheck", "Link", "identify_bytes", "check_max_payload",
+           "MIN_PAYLOAD"]
 
-PAYLOAD_BITS = spec.MAX_PAYLOAD.bit_length()        # holds 0 … MAX_PAYLOAD
-BUFFER_BITS = (spec.MAX_PAYLOAD - 1).bit_length()   # addresses one buffer
 CRC_POLY = 0x1021
+#: The smallest payload limit a link may have (IDENTIFY's reply and a WRITE's header fit).
+MIN_PAYLOAD = 64
 
 
 def crc16_update(crc, byte):
@@ -33,15 +35,31 @@ def crc16_update(crc, byte):
     return crc
 
 
-def max_run_steps(n_neurons):
-    """Return the most steps one RUN frame may carry (its reply must fit ``MAX_PAYLOAD``)."""
-    return (spec.MAX_PAYLOAD - 2) // (1 + (n_neurons + 7) // 8)
+def check_max_payload(max_payload, n_neurons):
+    """Raise ``TypeError``/``ValueError`` unless a link for *n_neurons* can use *max_payload*.
+
+    It must be a power of two (the two reply buffers share one memory) from
+    ``MIN_PAYLOAD`` to ``spec.MAX_PAYLOAD``, with room for a RUN reply of one step.
+    """
+    if isinstance(max_payload, bool) or not isinstance(max_payload, int):
+        raise TypeError(f"max_payload must be an integer, not {max_payload!r}")
+    if not (MIN_PAYLOAD <= max_payload <= spec.MAX_PAYLOAD
+            and max_payload & (max_payload - 1) == 0):
+        raise ValueError(f"max_payload must be a power of two in [{MIN_PAYLOAD}, "
+                         f"{spec.MAX_PAYLOAD}], not {max_payload}")
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
+        return                          # the geometry's own check says what is wrong
+    one_step = 2 + 1 + (n_neurons + 7) // 8
+    if max_payload < one_step:
+        raise ValueError(f"max_payload {max_payload} cannot hold the reply of a one-step RUN "
+                         f"at {n_neurons} neurons ({one_step} bytes)")
 
 
-def identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window):
+def identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
+                   max_payload=spec.MAX_PAYLOAD):
     """Return the data bytes of the IDENTIFY reply (docs/protocol.md)."""
     fields = [(spec.PROTOCOL_VERSION, 1), (n_inputs, 2), (n_neurons, 2), (lanes, 1),
-              (clk_hz, 4), (baud, 4), (rx_window, 2), (spec.MAX_PAYLOAD, 2)]
+              (clk_hz, 4), (baud, 4), (rx_window, 2), (max_payload, 2)]
     return b"".join(int(value).to_bytes(size, "little") for value, size in fields)
 
 
@@ -133,6 +151,9 @@ class Link(wiring.Component):
         The core's geometry (reported by IDENTIFY and used to check addresses and records).
     clk_hz, baud, rx_window : int
         Reported by IDENTIFY.
+    max_payload : int
+        The longest payload a frame may have (reported by IDENTIFY): a power of two, at most
+        ``spec.MAX_PAYLOAD``. The frame buffer holds one payload, the reply buffers two.
 
     Members
     -------
@@ -146,9 +167,13 @@ class Link(wiring.Component):
         Pulses when a frame is rejected at the frame level (bad COBS, CRC or length).
     """
 
-    def __init__(self, n_inputs, n_neurons, lanes, clk_hz, baud, rx_window):
+    def __init__(self, n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
+                 max_payload=spec.MAX_PAYLOAD):
+        check_max_payload(max_payload, n_neurons)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
-        self.identify = identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window)
+        self.max_payload = max_payload
+        self.identify = identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
+                                       max_payload)
         super().__init__({
             "rx": In(stream.Signature(RxByte)),
             "tx": Out(stream.Signature(8)),
@@ -159,12 +184,14 @@ class Link(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n_in, N = self.n_inputs, self.n_neurons
-        PL = spec.MAX_PAYLOAD
+        PL = self.max_payload
+        PAYLOAD_BITS = PL.bit_length()          # holds 0 … PL
+        BUFFER_BITS = (PL - 1).bit_length()     # addresses one buffer
         in_index_bytes = 1 if n_in <= 256 else 2
         in_bitmap = (n_in + 7) // 8
         out_index_bytes = 1 if N <= 256 else 2
         out_bitmap = (N + 7) // 8
-        max_steps = max_run_steps(N)
+        max_steps = max_run_steps(N, PL)
         core = self.core
 
         m.submodules.decoder = dec = CobsDecoder()
@@ -290,11 +317,11 @@ class Link(wiring.Component):
         m.d.sync += [count_width.eq(sum(Mux(h_width[b], h_count << b, 0) for b in range(3))),
                      width_ok.eq((h_width >= 1) & (h_width <= 4) & (h_count != 0))]
         e_status = Signal(Status)
-        e_pos = Signal(16)
+        e_pos = Signal(range(PL + 1))           # a value's or a step's index
         e_has_pos = Signal()
 
         # Block walking (WRITE, READ): position, address, value being assembled.
-        pos = Signal(16)
+        pos = Signal(range(PL + 1))             # count <= PL once the length is checked
         cur_addr = Signal(spec.ADDR_BITS)
         k = Signal(3)                           # byte of the value
         val = Signal(32)
@@ -309,32 +336,32 @@ class Link(wiring.Component):
                 m.d.comb += value_sext.eq(value_now.as_signed())
         last_byte = k == h_width - 1
         last_pos = pos == h_count - 1
-        checked = Signal(signed(32))            # the value W_VERIFY checks (registered)
+        checked = Signal(signed(32))            # the value W_VERIFY checks, W_CTL writes
         m.d.comb += [chk.space.eq(h_space), chk.addr.eq(cur_addr), chk.value.eq(checked)]
 
-        # Control accesses to the core.
-        ctl = Signal(CtlCommand)
-        rsp = Signal(spec.DATA_BITS)
-        m.d.comb += core.ctl_cmd.payload.eq(ctl)
+        # Control accesses to the core: each state that offers one drives its payload; a READ's
+        # reply bytes come straight from the response beat, taken after its last byte.
 
         # IDENTIFY data.
         ident = Array(Const(b, 8) for b in self.identify)
 
         # RUN: record parsing (check and feed) and spike records (collect).
-        r_step = Signal(16)                     # records parsed (check) / fed (feed)
-        r_left = Signal(16)                     # bytes left in the record; 0: a header is next
+        # Steps are at most max_steps once the length is checked.
+        r_step = Signal(range(max_steps + 1))   # records parsed (check) / fed (feed)
+        # Bytes left in the record; 0: a header is next.
+        r_left = Signal(range(max(in_bitmap, 255 * in_index_bytes) + 1))
         r_mode = Signal(2)                      # HEADER, SPARSE, BITMAP
         HEADER, SPARSE, BITMAP = 0, 1, 2
         r_lo = Signal(8)                        # low byte of a two-byte index
         r_half = Signal()                       # the low byte is in r_lo
         r_bad = Signal()
-        r_bad_step = Signal(16)
+        r_bad_step = Signal.like(r_step)
         r_base = Signal(range(in_bitmap * 8 + 8))   # input index of bit 0 of this bitmap byte
         r_bits = Signal(8)                      # bits of this bitmap byte not yet fed
         r_bits_loaded = Signal()
         feed_done = Signal()
 
-        c_step = Signal(16)
+        c_step = Signal.like(r_step)
         c_rec = Signal(PAYLOAD_BITS)            # where this step's record starts
         c_count = Signal(range(N + 1))
         c_pos = Signal(PAYLOAD_BITS + 2)        # where the next sparse index byte goes
@@ -467,12 +494,14 @@ class Link(wiring.Component):
                 m.d.comb += adv.eq(1)
                 m.d.sync += [val.eq(value_now), k.eq(k + 1)]
                 with m.If(last_byte):
-                    m.d.sync += [val.eq(0), k.eq(0),
-                                 ctl.write.eq(1), ctl.space.eq(h_space), ctl.addr.eq(cur_addr),
-                                 ctl.data.eq(value_sext)]
+                    m.d.sync += [val.eq(0), k.eq(0), checked.eq(value_sext)]
                     m.next = "W_CTL"
             with m.State("W_CTL"):
-                m.d.comb += core.ctl_cmd.valid.eq(1)
+                m.d.comb += [core.ctl_cmd.valid.eq(1),
+                             core.ctl_cmd.payload.write.eq(1),
+                             core.ctl_cmd.payload.space.eq(h_space),
+                             core.ctl_cmd.payload.addr.eq(cur_addr),
+                             core.ctl_cmd.payload.data.eq(checked)]
                 with m.If(core.ctl_cmd.ready):
                     m.next = "W_RSP"
             with m.State("W_RSP"):
@@ -503,40 +532,43 @@ class Link(wiring.Component):
                              core.ctl_cmd.payload.space.eq(h_space),
                              core.ctl_cmd.payload.addr.eq(cur_addr)]
                 with m.If(core.ctl_cmd.ready):
-                    m.next = "R_RSP"
-            with m.State("R_RSP"):
-                m.d.comb += core.ctl_rsp.ready.eq(1)
-                with m.If(core.ctl_rsp.valid):
-                    m.d.sync += [rsp.eq(core.ctl_rsp.payload), k.eq(0)]
                     m.next = "R_BYTES"
             with m.State("R_BYTES"):
-                m.d.comb += [w_data.eq(rsp.word_select(k[:2], 8)), w_en.eq(1)]
-                m.d.sync += [wp.eq(wp + 1), k.eq(k + 1)]
-                with m.If(last_byte):
-                    m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                # The response beat stays put until it is taken, with its last byte.
+                m.d.comb += [w_data.eq(core.ctl_rsp.payload.word_select(k[:2], 8)),
+                             w_en.eq(core.ctl_rsp.valid)]
+                with m.If(core.ctl_rsp.valid):
+                    m.d.sync += [wp.eq(wp + 1), k.eq(k + 1)]
+                with m.If(core.ctl_rsp.valid & last_byte):
+                    m.d.comb += core.ctl_rsp.ready.eq(1)
+                    m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr), k.eq(0)]
                     with m.If(last_pos):
                         m.next = "FINISH"
                     with m.Else():
                         m.next = "R_CTL"
 
             # --- RESET ---
+            # One CONTROL write per flag, lowest first; a flag is cleared when its write is done.
             with m.State("RESET_STATE"):
-                m.d.sync += [ctl.write.eq(1), ctl.space.eq(Space.CONTROL), ctl.data.eq(0)]
-                with m.If(h_flags[0]):
-                    m.d.sync += [ctl.addr.eq(Control.RESET), h_flags[0].eq(0)]
-                    m.next = "RESET_CTL"
-                with m.Elif(h_flags[1]):
-                    m.d.sync += [ctl.addr.eq(Control.CLEAR_COUNTERS), h_flags[1].eq(0)]
+                with m.If(h_flags[:2] != 0):
                     m.next = "RESET_CTL"
                 with m.Else():
                     m.next = "OK"
             with m.State("RESET_CTL"):
-                m.d.comb += core.ctl_cmd.valid.eq(1)
+                m.d.comb += [core.ctl_cmd.valid.eq(1),
+                             core.ctl_cmd.payload.write.eq(1),
+                             core.ctl_cmd.payload.space.eq(Space.CONTROL),
+                             core.ctl_cmd.payload.addr.eq(Mux(h_flags[0], Control.RESET,
+                                                              Control.CLEAR_COUNTERS))]
                 with m.If(core.ctl_cmd.ready):
                     m.next = "RESET_RSP"
             with m.State("RESET_RSP"):
                 m.d.comb += core.ctl_rsp.ready.eq(1)
                 with m.If(core.ctl_rsp.valid):
+                    with m.If(h_flags[0]):
+                        m.d.sync += h_flags[0].eq(0)
+                    with m.Else():
+                        m.d.sync += h_flags[1].eq(0)
                     m.next = "RESET_STATE"
 
             # --- IDENTIFY ---

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from .. import spec
 from .pipeline import register
 
-__all__ = ["NeuronUpdate", "trunc0", "saturate"]
+__all__ = ["NeuronUpdate", "trunc0", "saturate", "clip_state"]
 
 STATE = signed(spec.STATE_BITS)
 DECAY = unsigned(spec.DECAY_SHIFT + 1)      # du, dv in [0, 4096]
@@ -24,12 +24,24 @@ def trunc0(value, k):
     Adding ``2**k - 1`` to a negative value before the arithmetic shift turns its rounding
     toward minus infinity into rounding toward zero; one adder, no negation.
     """
-    return (value + Mux(value < 0, (1 << k) - 1, 0)) >> k
+    return (value + Mux(value[-1], (1 << k) - 1, 0)) >> k
 
 
 def saturate(value, low, high):
     """Return *value* clipped to [*low*, *high*]."""
     return Mux(value < low, low, Mux(value > high, high, value))
+
+
+def clip_state(value):
+    """Return the signed *value* clipped to [STATE_MIN, STATE_MAX].
+
+    It fits when its bits from the state's sign bit up are all equal; else its own sign
+    says which end. No comparator (carry chain) is needed, only that test.
+    """
+    top = value[spec.STATE_BITS - 1:]
+    fits = (top == 0) | top.all()
+    return Mux(fits, value[:spec.STATE_BITS].as_signed(),
+               Mux(value[-1], spec.STATE_MIN, spec.STATE_MAX))
 
 
 class NeuronUpdate(wiring.Component):
@@ -42,16 +54,20 @@ class NeuronUpdate(wiring.Component):
     nothing wraps before saturation.
 
     The unit is a pipeline that takes one neuron a clock: the outputs belong to the inputs
-    presented ``LATENCY`` clocks earlier (a multiply, or a few adds, or a saturation per
-    stage, so the update does not bound the clock). The inputs used only late in the update
-    are presented late, ``DELAYS[name]`` clocks after the others (*bias* 1, *vth*, *t_ref*
-    and *ref* ``LATENCY - 1``), so that they need no pipeline registers: a memory holding
-    them is read that much later.
+    presented ``latency`` clocks earlier. The inputs used only late in the update are
+    presented late, ``delays[name]`` clocks after the others, so that they need no pipeline
+    registers: a memory holding them is read that much later.
 
     Parameters
     ----------
     acc_width : int
         Width of the signed synaptic input *a* (enough for ``n_sources * 128``).
+    latency : int
+        One of ``LATENCIES``. 6: a multiply, or a few adds, or a saturation per stage, so
+        that the update does not bound the clock (the ECP5 boards' 54 MHz); *bias* is
+        presented 1 clock late, *vth*, *t_ref* and *ref* 5. 2: the products, then the rest
+        of the update in one stage, for slow clocks where flip-flops are dear (the iCE40's
+        12 MHz); *bias*, *vth*, *t_ref* and *ref* are presented 1 clock late.
 
     Members
     -------
@@ -67,15 +83,18 @@ class NeuronUpdate(wiring.Component):
     ref_next : Out(unsigned(4))
     spike : Out(1)
     """
-    #: Clocks from inputs to outputs.
-    LATENCY = 6
-    #: Clocks after the other inputs at which these are presented.
-    DELAYS = {"bias": 1, "vth": LATENCY - 1, "t_ref": LATENCY - 1, "ref": LATENCY - 1}
+    #: The pipeline depths the unit comes in.
+    LATENCIES = (6, 2)
 
-    def __init__(self, acc_width):
+    def __init__(self, acc_width, latency=6):
         if isinstance(acc_width, bool) or not isinstance(acc_width, int) or acc_width < 2:
             raise ValueError(f"acc_width must be an integer >= 2, not {acc_width!r}")
-        self.acc_width = acc_width
+        if latency not in self.LATENCIES or isinstance(latency, bool):
+            raise ValueError(f"latency must be one of {self.LATENCIES}, not {latency!r}")
+        self.acc_width, self.latency = acc_width, latency
+        late = latency - 1
+        #: Clocks after the other inputs at which these are presented.
+        self.delays = {"bias": 1, "vth": late, "t_ref": late, "ref": late}
         super().__init__({
             "u": In(STATE), "v": In(STATE), "ref": In(REF), "a": In(signed(acc_width)),
             "vth": In(STATE), "bias": In(STATE), "du": In(DECAY), "dv": In(DECAY),
@@ -85,52 +104,68 @@ class NeuronUpdate(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        one = spec.DECAY_ONE
         shift = spec.DECAY_SHIFT
-        product = signed(spec.STATE_BITS + shift + 2)
-        scaled = signed(self.acc_width + spec.W_EXP_MAX)
+        scaled = signed(self.acc_width + spec.W_EXP_MAX)       # a << w_exp
+        u_sum_shape = signed(max(spec.STATE_BITS + 2, scaled.width) + 1)
 
         def stage(name, value, shape=None):
             return register(m, value, name, shape)
 
-        # 1: the inputs, with the decay factors 4096 - d.
-        s1 = {name: stage(f"{name}1", getattr(self, name)) for name in ("u", "v", "a", "w_exp")}
-        ku, kv = stage("ku1", one - self.du), stage("kv1", one - self.dv)
-
         def partial_products(name, x, k):
             """Return x·k summed from two registered products, x's signed high half times k and
-            its unsigned low half times k: each multiplier sits directly between registers."""
-            high = stage(f"{name}_high2", x[shift:].as_signed() * k)
-            low = stage(f"{name}_low2", x[:shift] * k)
+            its unsigned low half times k: each multiplier sits directly between registers
+            (without reset, so that a DSP block's output register can be them)."""
+            high = register(m, x[shift:].as_signed() * k, f"{name}_high", reset_less=True)
+            low = register(m, x[:shift] * k, f"{name}_low", reset_less=True)
             return (high << shift) + low
 
-        # 2: the decay products (in halves) and the scaled input.
-        pu = partial_products("pu", s1["u"], ku)
-        pv = partial_products("pv", s1["v"], kv)
-        a2 = stage("a2", s1["a"] << s1["w_exp"], scaled)
-        bias2 = stage("bias2", self.bias)                       # presented a clock late
-        # 3: the products summed; u before saturation; v's decay plus bias (its sum with u'
-        # comes next).
-        u_sum = stage("u_sum3", trunc0(pu, shift) + a2,
-                      signed(max(product.width - shift, scaled.width) + 1))
-        vb = stage("vb3", trunc0(pv, shift) + bias2, signed(spec.STATE_BITS + 2))
-        # 4: u' saturated.
-        u_next = stage("u_next4", saturate(u_sum, spec.STATE_MIN, spec.STATE_MAX), STATE)
-        vb4 = stage("vb4", vb)
-        # 5: v before saturation.
-        v_sum = stage("v_sum5", vb4 + u_next, signed(spec.STATE_BITS + 3))
-        u5 = stage("u_next5", u_next)
-        # 6: v' saturated.
-        v_sat = stage("v_sat6", saturate(v_sum, spec.STATE_MIN, spec.STATE_MAX), STATE)
-        u6 = stage("u_next6", u5)
-        s6 = {name: stage(f"{name}6", getattr(self, name))     # presented LATENCY - 1 late
-              for name in ("ref", "vth", "t_ref")}
+        if self.latency == 6:
+            # 1: the inputs, with the decay factors 4096 - d.
+            s1 = {name: stage(f"{name}1", getattr(self, name))
+                  for name in ("u", "v", "a", "w_exp")}
+            ku = stage("ku1", spec.DECAY_ONE - self.du)
+            kv = stage("kv1", spec.DECAY_ONE - self.dv)
+            # 2: the decay products (in halves) and the scaled input.
+            pu = partial_products("pu2", s1["u"], ku)
+            pv = partial_products("pv2", s1["v"], kv)
+            a2 = stage("a2", s1["a"] << s1["w_exp"], scaled)
+            bias2 = stage("bias2", self.bias)                   # presented a clock late
+            # 3: the products summed; u before saturation; v's decay plus bias (its sum with
+            # u' comes next).
+            u_sum = stage("u_sum3", trunc0(pu, shift) + a2, u_sum_shape)
+            vb = stage("vb3", trunc0(pv, shift) + bias2, signed(spec.STATE_BITS + 2))
+            # 4: u' saturated.
+            u_next = stage("u_next4", clip_state(u_sum), STATE)
+            vb4 = stage("vb4", vb)
+            # 5: v before saturation.
+            v_sum = stage("v_sum5", vb4 + u_next, signed(spec.STATE_BITS + 3))
+            u5 = stage("u_next5", u_next)
+            # 6: v' saturated.
+            v_sat = stage("v_sat6", clip_state(v_sum), STATE)
+            u_out = stage("u_next6", u5)
+        else:
+            # 1: the decay products (in halves) and the scaled input.
+            pu = partial_products("pu1", self.u, spec.DECAY_ONE - self.du)
+            pv = partial_products("pv1", self.v, spec.DECAY_ONE - self.dv)
+            a1 = stage("a1", self.a << self.w_exp, scaled)
+            # 2: the rest, bias presented a clock late.
+            u_sum = Signal(u_sum_shape)
+            u_new = Signal(STATE)
+            v_sum = Signal(signed(spec.STATE_BITS + 3))
+            m.d.comb += [u_sum.eq(trunc0(pu, shift) + a1),
+                         u_new.eq(clip_state(u_sum)),
+                         v_sum.eq(trunc0(pv, shift) + self.bias + u_new)]
+            u_out = stage("u_next2", u_new)
+            v_sat = stage("v_sat2", clip_state(v_sum), STATE)
+        late = {name: stage(f"{name}{self.latency}", getattr(self, name))
+                for name in ("ref", "vth", "t_ref")}
         # Out: the threshold and the refractory counter.
-        m.d.comb += self.u_next.eq(u6)
-        with m.If(s6["ref"] != 0):
-            m.d.comb += [self.ref_next.eq(s6["ref"] - 1), self.v_next.eq(0), self.spike.eq(0)]
-        with m.Elif(v_sat > s6["vth"]):
-            m.d.comb += [self.ref_next.eq(s6["t_ref"]), self.v_next.eq(0), self.spike.eq(1)]
+        m.d.comb += self.u_next.eq(u_out)
+        with m.If(late["ref"] != 0):
+            m.d.comb += [self.ref_next.eq(late["ref"] - 1), self.v_next.eq(0),
+                         self.spike.eq(0)]
+        with m.Elif(v_sat > late["vth"]):
+            m.d.comb += [self.ref_next.eq(late["t_ref"]), self.v_next.eq(0), self.spike.eq(1)]
         with m.Else():
             m.d.comb += [self.ref_next.eq(0), self.v_next.eq(v_sat), self.spike.eq(0)]
         return m

@@ -5,9 +5,14 @@ from amaranth.hdl import Signal
 __all__ = ["register", "delay_line"]
 
 
-def register(m, value, name, shape=None):
-    """Return a signal (of *shape*, else *value*'s) that holds *value* one clock later."""
-    reg = Signal(shape if shape is not None else value.shape(), name=name)
+def register(m, value, name, shape=None, *, reset_less=False):
+    """Return a signal (of *shape*, else *value*'s) that holds *value* one clock later.
+
+    *reset_less*: the register ignores reset (so that, e.g., a DSP block's own output
+    register can take it; what it holds is not used before it has been loaded).
+    """
+    reg = Signal(shape if shape is not None else value.shape(), name=name,
+                 reset_less=reset_less)
     m.d.sync += reg.eq(value)
     return reg
 

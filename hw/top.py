@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import spec
 from .core import Core
-from .link import Link
+from .link import Link, check_max_payload
 from .uart import UartRx, UartTx, check_divisor
 
 __all__ = ["Top", "default_lanes"]
@@ -40,8 +40,17 @@ class Top(wiring.Component):
         The clock frequency, reported by IDENTIFY (with the baud rate ``clk_hz // divisor``).
     weight_ports : int
         Ports per weight bank (``spikecore.hw.core.Core``): 1 for single-port RAM.
+    neuron_latency : int
+        Pipeline depth of the neuron units (``spikecore.hw.core.Core``).
+    register_commands : bool
+        Whether the core copies each control command as it takes it (``Core``).
     rx_window : int
-        Bytes of the receive FIFO, reported by IDENTIFY as the host's window.
+        Bytes of the receive FIFO, reported by IDENTIFY as the host's window: at least two
+        frames of *max_payload*.
+    max_payload : int
+        The longest frame payload the link takes and sends, reported by IDENTIFY
+        (``spikecore.hw.link.check_max_payload``). Smaller saves block RAM: the link's frame
+        and reply buffers hold three payloads.
 
     Members
     -------
@@ -57,20 +66,24 @@ class Top(wiring.Component):
     spike: Out(1)
 
     def __init__(self, n_inputs, n_neurons, lanes=None, *, divisor, clk_hz, weight_ports=2,
-                 rx_window=spec.RX_WINDOW):
+                 neuron_latency=6, register_commands=True, rx_window=spec.RX_WINDOW,
+                 max_payload=spec.MAX_PAYLOAD):
         if lanes is None:
             lanes = default_lanes(n_neurons) if isinstance(n_neurons, int) else 1
         check_divisor(divisor)
+        check_max_payload(max_payload, n_neurons)
         for name, value, low, high in (("clk_hz", clk_hz, 1, (1 << 32) - 1),
-                                       ("rx_window", rx_window, 2 * (spec.MAX_PAYLOAD + 8),
+                                       ("rx_window", rx_window, 2 * (max_payload + 8),
                                         (1 << 16) - 1)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an integer, not {value!r}")
             if not low <= value <= high:
                 raise ValueError(f"{name} must be in [{low}, {high}], not {value}")
-        self.core = Core(n_inputs, n_neurons, lanes, weight_ports=weight_ports)
+        self.core = Core(n_inputs, n_neurons, lanes, weight_ports=weight_ports,
+                         neuron_latency=neuron_latency, register_commands=register_commands)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
         self.divisor, self.clk_hz, self.rx_window = divisor, clk_hz, rx_window
+        self.max_payload = max_payload
         self.baud = clk_hz // divisor
         super().__init__()
 
@@ -82,7 +95,8 @@ class Top(wiring.Component):
         m.submodules.rx_fifo = rxf = fifo.SyncFIFOBuffered(width=9, depth=self.rx_window)
         m.submodules.link = link = Link(self.n_inputs, self.n_neurons, self.lanes,
                                         clk_hz=self.clk_hz, baud=self.baud,
-                                        rx_window=self.rx_window)
+                                        rx_window=self.rx_window,
+                                        max_payload=self.max_payload)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
 
         # Received bytes into the FIFO. A byte that finds it full is lost; the next one that

@@ -3,8 +3,9 @@
 ``open_sim(n_inputs=..., n_neurons=...)`` (what ``spikecore.connect("sim://", ...)`` calls)
 builds the board for that geometry on first use (cached, see ``spikecore.sim.build``), starts
 it on a free TCP port and returns a driver ``Core`` talking to it through the same UART
-protocol as a real board. ``spikecore sim`` (``spikecore.sim.serve``) serves one for other
-processes.
+protocol as a real board. ``open_sim(board="icebreaker")`` builds the gateware of that board's
+bitstream (its geometry and ``top_options``). ``spikecore sim`` (``spikecore.sim.serve``)
+serves one for other processes.
 
 Set ``SPIKECORE_SIM_TRACE=/path/to/waves.vcd`` to record waveforms (a separate, slower build).
 """
@@ -13,13 +14,15 @@ import os
 import weakref
 
 from .board import VirtualBoard
-from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, build
+from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, board_gateware, build
 
-__all__ = ["open_sim", "build", "VirtualBoard", "DEFAULT_DIVISOR", "DEFAULT_CLK_HZ"]
+__all__ = ["open_sim", "board_gateware", "build", "VirtualBoard", "DEFAULT_DIVISOR",
+           "DEFAULT_CLK_HZ"]
 
 
-def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, divisor=DEFAULT_DIVISOR,
-             clk_hz=DEFAULT_CLK_HZ, trace=None, stats=False, harness_args=(), **options):
+def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, board=None, top_options=None,
+             divisor=DEFAULT_DIVISOR, clk_hz=DEFAULT_CLK_HZ, trace=None, stats=False,
+             harness_args=(), **options):
     """Build (cached) and start a virtual board; return a ``Core`` connected to it.
 
     The board's process stops when the Core is closed.
@@ -27,9 +30,14 @@ def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, divisor=DEFAULT_DIVIS
     Parameters
     ----------
     n_inputs, n_neurons : int
-        The geometry to build.
+        The geometry to build (default: *board*'s).
     lanes : int or None
-        Neuron-update lanes (None: the gateware's default).
+        Neuron-update lanes (None: *board*'s, else the gateware's default).
+    board : str or None
+        A board name (``spikecore.boards``): simulate the gateware its bitstream has, with
+        its geometry (unless given) and its ``top_options``.
+    top_options : dict or None
+        More keyword options of ``spikecore.hw.top.Top`` (over *board*'s).
     divisor : int
         Clock cycles per UART bit in simulation.
     clk_hz : int
@@ -43,11 +51,14 @@ def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, divisor=DEFAULT_DIVIS
     **options
         Passed to ``spikecore.driver.open_device`` (``timeout``, ``retries``, ``progress``...).
     """
+    n_inputs, n_neurons, lanes, top_options = board_gateware(board, n_inputs, n_neurons, lanes,
+                                                             top_options)
     if n_inputs is None or n_neurons is None:
         raise ValueError("sim:// needs the geometry: connect('sim://', n_inputs=..., "
-                         "n_neurons=...)")
+                         "n_neurons=...) or a board: connect('sim://', board=...)")
     trace = trace or os.environ.get("SPIKECORE_SIM_TRACE") or None
-    exe = build(n_inputs, n_neurons, lanes, divisor=divisor, clk_hz=clk_hz, trace=bool(trace))
+    exe = build(n_inputs, n_neurons, lanes, divisor=divisor, clk_hz=clk_hz,
+                options=top_options, trace=bool(trace))
     board = VirtualBoard(exe, trace=trace, stats=stats, extra_args=harness_args)
     try:
         from ..driver import open_device

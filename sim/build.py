@@ -83,9 +83,10 @@ def cache_root():
     return Path(xdg) / "spikecore" / "sim"
 
 
-def _default_top(n_inputs, n_neurons, lanes, divisor, clk_hz):
+def _default_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options):
     from ..hw.top import Top
-    options = {} if lanes is None else {"lanes": lanes}
+    if lanes is not None:
+        options["lanes"] = lanes
     return Top(n_inputs=n_inputs, n_neurons=n_neurons, divisor=divisor, clk_hz=clk_hz,
                **options)
 
@@ -127,8 +128,26 @@ def harness_path(entry):
     return Path(entry) / EXE_NAME
 
 
+def board_gateware(board, n_inputs=None, n_neurons=None, lanes=None, top_options=None):
+    """Return ``(n_inputs, n_neurons, lanes, top_options)``: what is given, the rest from
+    *board* (a name or None); *top_options* add to the board's."""
+    options = {}
+    if board is not None:
+        from ..boards import get_board
+        board = get_board(board)
+        n_inputs = board.n_inputs if n_inputs is None else n_inputs
+        n_neurons = board.n_neurons if n_neurons is None else n_neurons
+        lanes = board.lanes if lanes is None else lanes
+        options.update(board.top_options)
+    if top_options is not None:
+        if not isinstance(top_options, dict):
+            raise TypeError(f"top_options must be a dict, not {top_options!r}")
+        options.update(top_options)
+    return n_inputs, n_neurons, lanes, options
+
+
 def build(n_inputs, n_neurons, lanes=None, *, divisor=DEFAULT_DIVISOR, clk_hz=DEFAULT_CLK_HZ,
-          trace=False, make_top=None, jobs=None, verbose=False):
+          options=None, trace=False, make_top=None, jobs=None, verbose=False):
     """Build (or find cached) the virtual board for a geometry; return the harness executable.
 
     Parameters
@@ -141,6 +160,9 @@ def build(n_inputs, n_neurons, lanes=None, *, divisor=DEFAULT_DIVISOR, clk_hz=DE
         Clock cycles per UART bit.
     clk_hz : int
         The nominal clock the top reports.
+    options : dict or None
+        More keyword options of ``spikecore.hw.top.Top`` (a board's ``top_options``:
+        ``weight_ports``, ``max_payload``, ``rx_window``). Top checks them.
     trace : bool
         Build with VCD tracing (the harness then takes ``--trace FILE``).
     make_top : callable or None
@@ -159,9 +181,17 @@ def build(n_inputs, n_neurons, lanes=None, *, divisor=DEFAULT_DIVISOR, clk_hz=DE
         raise ValueError(f"lanes must be a positive integer or None, not {lanes!r}")
     if not isinstance(divisor, int) or divisor < 2:
         raise ValueError(f"divisor must be an integer >= 2, not {divisor!r}")
+    options = dict(options or {})
+    if options and make_top is not None:
+        raise ValueError("options are keyword options of spikecore.hw.top.Top; a make_top "
+                         "takes none")
     make_top = make_top or _default_top
     params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "lanes": lanes,
               "divisor": divisor, "clk_hz": clk_hz}
+    if options:
+        params["options"] = options
+        # Bad options fail here, with Top's message, not in the middle of a build.
+        make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options)
     root = cache_root()
     entry = root / f"{n_inputs}x{n_neurons}-{_key(params, make_top, trace)}"
     exe = harness_path(entry)
@@ -206,7 +236,7 @@ def _build_into(entry, root, make_top, params, trace, jobs, verbose):
         params[k] for k in ("n_inputs", "n_neurons", "lanes", "divisor", "clk_hz"))
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=root))
     try:
-        top = make_top(n_inputs, n_neurons, lanes, divisor, clk_hz)
+        top = make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **params.get("options", {}))
         wrapper = SimTop(top)
         write_verilog(wrapper, tmp / "top.v", name="top", ports=wrapper.ports())
         (tmp / "params.json").write_text(json.dumps(params, indent=2) + "\n")

@@ -13,7 +13,7 @@ import signal
 import sys
 
 from .board import VirtualBoard
-from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, build
+from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, board_gateware, build
 
 __all__ = ["main"]
 
@@ -43,10 +43,15 @@ def parser():
     p = argparse.ArgumentParser(
         prog="spikecore sim",
         description="Serve a Verilator virtual board (core + UART link) on a TCP port or a pty.")
-    p.add_argument("--n-inputs", type=_positive, required=True, help="input axons")
-    p.add_argument("--n-neurons", type=_positive, required=True, help="neurons")
+    p.add_argument("--board", default=None,
+                   help="simulate the gateware of this board's bitstream: its geometry (unless "
+                        "given) and its top-level options (see spikecore build --help)")
+    p.add_argument("--n-inputs", type=_positive, default=None,
+                   help="input axons (required without --board)")
+    p.add_argument("--n-neurons", type=_positive, default=None,
+                   help="neurons (required without --board)")
     p.add_argument("--lanes", type=_positive, default=None,
-                   help="neuron-update lanes (default: the gateware's)")
+                   help="neuron-update lanes (default: the board's, else the gateware's)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--port", type=_port, default=0,
                        help="TCP port to listen on; 0 picks a free one (default)")
@@ -73,17 +78,24 @@ def main(argv=None):
     args = parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.divisor < 2:
         parser().error("--divisor must be >= 2")
-    print(f"spikecore sim: building the virtual board for {args.n_inputs} inputs + "
-          f"{args.n_neurons} neurons (cached after the first time)...", file=sys.stderr,
-          flush=True)
+    try:
+        n_inputs, n_neurons, lanes, options = board_gateware(args.board, args.n_inputs,
+                                                             args.n_neurons, args.lanes)
+    except ValueError as exc:
+        parser().error(str(exc))
+    if n_inputs is None or n_neurons is None:
+        parser().error("the geometry is needed: --n-inputs and --n-neurons, or --board")
+    print(f"spikecore sim: building the virtual board for {n_inputs} inputs + "
+          f"{n_neurons} neurons" + (f" ({args.board}'s gateware)" if args.board else "")
+          + " (cached after the first time)...", file=sys.stderr, flush=True)
     make_top = None
     if args.top:
         import importlib
         module, _, function = args.top.partition(":")
         make_top = getattr(importlib.import_module(module), function)
     try:
-        exe = build(args.n_inputs, args.n_neurons, args.lanes, divisor=args.divisor,
-                    clk_hz=args.clk_hz, trace=bool(args.trace), make_top=make_top,
+        exe = build(n_inputs, n_neurons, lanes, divisor=args.divisor, clk_hz=args.clk_hz,
+                    options=options, trace=bool(args.trace), make_top=make_top,
                     verbose=args.verbose)
     except (RuntimeError, ValueError) as exc:
         print(f"spikecore sim: {exc}", file=sys.stderr)
@@ -101,10 +113,10 @@ def main(argv=None):
         board = VirtualBoard(exe, port=args.port, pty=args.pty, host=args.host,
                              trace=args.trace, stats=args.stats)
         if args.pty:
-            print(f"virtual board ({args.n_inputs} inputs + {args.n_neurons} neurons) on pty "
+            print(f"virtual board ({n_inputs} inputs + {n_neurons} neurons) on pty "
                   f"{board.url}", flush=True)
         else:
-            print(f"virtual board ({args.n_inputs} inputs + {args.n_neurons} neurons) "
+            print(f"virtual board ({n_inputs} inputs + {n_neurons} neurons) "
                   f"listening on {board.url}", flush=True)
         return board.process.wait()
     except KeyboardInterrupt:

@@ -174,7 +174,8 @@ def connect(url="model://", **options):
     ----------
     url : str
         ``"model://"`` (golden model, in process); ``"sim://"`` (Verilator virtual board,
-        built on first use per geometry; options ``n_inputs``, ``n_neurons``, ``lanes``);
+        built on first use per geometry; options ``n_inputs``, ``n_neurons``, ``lanes``,
+        or ``board`` for the gateware of that board's bitstream);
         ``"socket://host:port"``, any other pyserial URL, or a serial device path (a board or
         a virtual board served by ``spikecore sim``).
     **options

@@ -68,6 +68,9 @@ class DeviceEmulator:
         Reported by IDENTIFY (u32).
     rx_window : int
         Reported by IDENTIFY (1 … 65535). The emulator itself never runs out of room.
+    max_payload : int
+        The longest payload it takes and sends (4 … ``spec.MAX_PAYLOAD``), reported by
+        IDENTIFY: longer frames get ``BAD_LENGTH``, as on a device built with that limit.
 
     Members
     -------
@@ -78,22 +81,24 @@ class DeviceEmulator:
     """
 
     def __init__(self, n_inputs, n_neurons, lanes=1, clk_hz=DEFAULT_CLK_HZ, baud=DEFAULT_BAUD,
-                 rx_window=spec.RX_WINDOW):
+                 rx_window=spec.RX_WINDOW, max_payload=spec.MAX_PAYLOAD):
         n_inputs = _check_int("n_inputs", n_inputs, 1, 0xFFFF)
         n_neurons = _check_int("n_neurons", n_neurons, 1, 0xFFFF)
         lanes = _check_int("lanes", lanes, 1, 0xFF)
         clk_hz = _check_int("clk_hz", clk_hz, 0, 0xFFFF_FFFF)
         baud = _check_int("baud", baud, 0, 0xFFFF_FFFF)
         rx_window = _check_int("rx_window", rx_window, 1, 0xFFFF)
+        max_payload = _check_int("max_payload", max_payload, 4, spec.MAX_PAYLOAD)
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.n_sources = n_inputs + n_neurons
         self.nb = spec.neuron_bits(n_neurons)
         self.sb = spec.src_bits(n_inputs, n_neurons)
         self.identity = protocol.Identity(spec.PROTOCOL_VERSION, n_inputs, n_neurons, lanes,
-                                          clk_hz, baud, rx_window, spec.MAX_PAYLOAD)
+                                          clk_hz, baud, rx_window, max_payload)
+        self.max_payload = max_payload
         self.model = self._power_up_model()
         self.cycles = 0
-        self._decoder = protocol.FrameDecoder()
+        self._decoder = protocol.FrameDecoder(max_payload)
         self._last = None           # seq of the last executed command, None: none
         self._last_reply = b""      # its reply, wire bytes
         self._expect = None         # seq executed next, None: anything (power-up)
@@ -198,7 +203,7 @@ class DeviceEmulator:
         if len(payload) != protocol.HEADER_BYTES:
             raise _Reject(Status.BAD_LENGTH)
         space, addr, count, width = self._block_header(payload)
-        if count == 0 or not 1 <= width <= 4 or 2 + count * width > spec.MAX_PAYLOAD:
+        if count == 0 or not 1 <= width <= 4 or 2 + count * width > self.max_payload:
             raise _Reject(Status.BAD_LENGTH)
         where, valid = self._locate(space, addr, count, write=False)
         if valid < count:
@@ -223,7 +228,7 @@ class DeviceEmulator:
         if len(payload) < 4:
             raise _Reject(Status.BAD_LENGTH)
         steps = int.from_bytes(payload[2:4], "little")
-        if steps > protocol.max_run_steps(self.n_neurons):
+        if steps > protocol.max_run_steps(self.n_neurons, self.max_payload):
             raise _Reject(Status.BAD_LENGTH)
         try:
             inputs = protocol.decode_records(payload[4:], steps, self.n_inputs)

@@ -1,9 +1,10 @@
 """Board definitions, the bitstream build flow and its reports (``spikecore.boards``).
 
 The fast tests check arguments, the report parser, the SPRAM mapping hook, the Vivado file
-generation, and build one small iCE40 bitstream with the real top level (and one with a
-stand-in, so the flow itself is tested even when the gateware is broken). The full default
-builds are marked ``slow``.
+generation, and build the iCEBreaker's default bitstream with the real top level (and a
+small one with a stand-in, so the flow itself is tested even when the gateware is broken), a
+small ECP5 one, and one refused for want of DSPs. The full ECP5 default builds are marked
+``slow``.
 """
 
 import json
@@ -190,24 +191,51 @@ def test_small_ecp5_bitstream_with_the_real_top(tmp_path):
 
 @pytest.mark.bitstream
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
+def test_icebreaker_default_fits_and_meets_timing(tmp_path):
+    # The default 256 + 256 on the UP5K, with the board's top-level options: the weights in
+    # the four SPRAMs, the logic within 5,280 cells (a 2-3 minute build, so it is in the
+    # suite: a change that breaks the fit fails here).
+    out = tmp_path / "icebreaker"
+    report = build("icebreaker", out_dir=out, echo=lambda *_: None)
+    board = get_board("icebreaker")
+    _check_report(report, out, "icebreaker", (board.n_inputs, board.n_neurons, board.lanes))
+    assert report["top"] == "spikecore.hw.top.Top"
+    assert report["top_options"] == board.top_options
+    assert report["timing_met"], report
+    assert report["resources"]["ICESTORM_SPRAM"][0] == 4
+    assert report["resources"]["ICESTORM_DSP"][0] > 0      # the neuron decay multipliers
+
+
+@pytest.mark.bitstream
+@pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
 def test_real_top_too_big_for_the_up5k_is_refused_clearly(tmp_path):
-    # Core + link need more logic cells and DSPs than the UP5K has, even at 8 + 8
-    # (docs/boards.md); the build must say so, not just end in a nextpnr placement error.
-    with pytest.raises(BuildError, match=r"do not fit the iCE40UP5K: the design needs "
-                                         r"\d+ ICESTORM_LC of 5280"):
-        build("icebreaker", 8, 8, 1, tmp_path / "icebreaker", echo=lambda *_: None)
+    # Two lanes need 12 multipliers of the UP5K's 8 DSPs; the build must say so, not just end
+    # in a nextpnr placement error.
+    with pytest.raises(BuildError, match=r"8 inputs \+ 8 neurons at 2 lanes do not fit the "
+                                         r"iCE40UP5K: the design needs .*ICESTORM_DSP of 8"):
+        build("icebreaker", 8, 8, 2, tmp_path / "icebreaker", echo=lambda *_: None)
 
 
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
 def test_weights_the_sprams_cannot_hold_are_refused_before_yosys(tmp_path, monkeypatch):
-    # 256 + 256: 1 Mbit of weights, too much for block RAM; the SPRAMs are single-port and the
-    # core's banks dual-port. Yosys would stop with "no valid mapping found for memory"; the
-    # build says why first.
+    # 256 + 256: 1 Mbit of weights, too much for block RAM. At 8 lanes the board's single-port
+    # banks are 8 of 16384 x 8 bits, one SPRAM each at least; dual-port banks cannot be SPRAM
+    # at all. Yosys would stop with "no valid mapping found for memory"; the build says why
+    # first.
+    from spikecore.hw.top import Top
     monkeypatch.setattr(subprocess, "run", _no_tools)
     with pytest.raises(BuildError, match=r"256 inputs \+ 256 neurons at 8 lanes do not fit the "
                                          r"iCE40UP5K: the weights \(8 banks of 16384 x 8 bits, "
+                                         r"1,024 kbit\) take 8 SPRAMs .* the device has 4"):
+        build("icebreaker", lanes=8, out_dir=tmp_path / "lanes", echo=lambda *_: None)
+
+    def dual_port(n_inputs, n_neurons, lanes, divisor, clk_hz):
+        return Top(n_inputs, n_neurons, lanes, divisor=divisor, clk_hz=clk_hz)
+    with pytest.raises(BuildError, match=r"256 inputs \+ 256 neurons at 1 lane do not fit the "
+                                         r"iCE40UP5K: the weights \(1 banks of 131072 x 8 bits, "
                                          r"1,024 kbit\) .* the core's weight banks are dual-port"):
-        build("icebreaker", out_dir=tmp_path / "icebreaker", echo=lambda *_: None)
+        build("icebreaker", out_dir=tmp_path / "ports", make_top=dual_port,
+              echo=lambda *_: None)
 
 
 def _no_tools(*args, **kwargs):
@@ -266,18 +294,13 @@ def test_vivado_boards_get_project_files_and_no_bitstream(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.bitstream
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
-@pytest.mark.parametrize("board", [
-    pytest.param("icebreaker", marks=pytest.mark.xfail(
-        strict=True, raises=BuildError, reason="does not fit the UP5K yet (docs/boards.md)")),
-    "ulx3s", "ulx3s_45f", "ulx3s_25f", "ulx3s_12f"])
+@pytest.mark.parametrize("board", ["ulx3s", "ulx3s_45f", "ulx3s_25f", "ulx3s_12f"])
 def test_default_build_fits_and_meets_timing(tmp_path, board):
     out = tmp_path / board
     report = build(board, out_dir=out)
     b = get_board(board)
     _check_report(report, out, board, (b.n_inputs, b.n_neurons, b.lanes))
     assert report["timing_met"], report
-    if board == "icebreaker":
-        assert report["resources"]["ICESTORM_SPRAM"][0] == 4
 
 
 def test_build_does_not_replace_a_folder_it_did_not_make(tmp_path):

@@ -12,13 +12,17 @@ from spikecore.hw.stdp import SynapseUpdate
 pytestmark = pytest.mark.cocotb
 
 
-@pytest.mark.parametrize("block,latency", [("neuron", NeuronUpdate.LATENCY), ("synapse", 0),
+@pytest.mark.parametrize("block,latency", [("neuron", 6), ("neuron", 2), ("synapse", 0),
                                            ("synapse", 2)])
 def test_block(block, latency):
     seed = random.randrange(2**32)
     print(f"seed {seed}")
-    component = NeuronUpdate(acc_width=20) if block == "neuron" else SynapseUpdate(latency)
+    if block == "neuron":
+        component = NeuronUpdate(acc_width=20, latency=latency)
+        delays = component.delays
+    else:
+        component, delays = SynapseUpdate(latency), {}
     run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}{latency}", testcase=block,
                extra_env={"TB_PARAMS": json.dumps({"block": block, "seed": seed,
                                                    "count": 3000, "latency": latency,
-                                                   "delays": NeuronUpdate.DELAYS})})
+                                                   "delays": delays})})

@@ -54,18 +54,27 @@ def test_uart_arguments():
         UartTx(4.0)
 
 
-#: (n_inputs, n_neurons, lanes): 1-byte indices with a padded bitmap; a bitmap of whole bytes;
-#: 2-byte spike indices and 33-byte bitmaps (loaded and read back a weight row a frame).
-TOP_GEOMETRIES = [(5, 8, 2), (8, 16, 4), (3, 264, 8)]
+#: (n_inputs, n_neurons, lanes, more Top options): 1-byte indices with a padded bitmap; a
+#: bitmap of whole bytes; 2-byte spike indices and 33-byte bitmaps (loaded and read back a
+#: weight row a frame); the iCEBreaker's options (single-port weights, the 2-stage neuron unit,
+#: short payloads: rows a frame, runs split) at a small geometry.
+TOP_GEOMETRIES = [
+    (5, 8, 2, {}),
+    (8, 16, 4, {}),
+    (3, 264, 8, {}),
+    (5, 16, 1, {"weight_ports": 1, "neuron_latency": 2, "register_commands": False,
+                "max_payload": 128, "rx_window": 1024}),
+]
 
 
-@pytest.mark.parametrize("n_inputs,n_neurons,lanes", TOP_GEOMETRIES)
-def test_top_against_emulator(n_inputs, n_neurons, lanes):
+@pytest.mark.parametrize("n_inputs,n_neurons,lanes,options", TOP_GEOMETRIES)
+def test_top_against_emulator(n_inputs, n_neurons, lanes, options):
     seed = random.randrange(2**32)
     print(f"seed {seed}")
     params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "lanes": lanes, "divisor": 4,
-              "clk_hz": 1_000_000, "rx_window": 4096, "seed": seed}
+              "clk_hz": 1_000_000, "rx_window": 4096, "seed": seed, **options}
     top = Top(n_inputs, n_neurons, lanes, divisor=params["divisor"], clk_hz=params["clk_hz"],
-              rx_window=params["rx_window"])
-    run_cocotb(top, "cocotb.tb_top", name=f"top_{n_inputs}x{n_neurons}_l{lanes}",
-               extra_env={"TB_PARAMS": json.dumps(params)})
+              **{key: params[key] for key in ("rx_window", *options)})
+    name = f"top_{n_inputs}x{n_neurons}_l{lanes}" + "".join(
+        f"_{key}{value}" for key, value in options.items())
+    run_cocotb(top, "cocotb.tb_top", name=name, extra_env={"TB_PARAMS": json.dumps(params)})

@@ -19,6 +19,8 @@ from spikecore.hw.stdp import SynapseUpdate
     ("lanes", (4, 8, 16), ValueError, r"lanes must be at most n_neurons \(8\), not 16"),
     ("lanes", (4, 12, 8), ValueError, r"n_neurons \(12\) must be a multiple of lanes \(8\)"),
     ("weight_ports", (4, 8, 1, 3), ValueError, "weight_ports must be 1 or 2, not 3"),
+    ("neuron_latency", (4, 8, 1, 2, 4), ValueError,
+     r"neuron_latency must be one of \(6, 2\), not 4"),
 ])
 def test_arguments_checked(name, args, error, message):
     with pytest.raises(error, match=message):
@@ -37,7 +39,36 @@ def test_signature_and_conversion(lanes):
     (lambda: NeuronUpdate(1), "acc_width must be an integer >= 2, not 1"),
     (lambda: NeuronUpdate(True), "acc_width must be an integer >= 2, not True"),
     (lambda: SynapseUpdate(1), "latency must be 0 or 2, not 1"),
+    (lambda: NeuronUpdate(20, latency=3), r"latency must be one of \(6, 2\), not 3"),
 ])
 def test_datapath_arguments_checked(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("options,error,message", [
+    ({"max_payload": 512.0}, TypeError, "max_payload must be an integer, not 512.0"),
+    ({"max_payload": 300}, ValueError,
+     r"max_payload must be a power of two in \[64, 1024\], not 300"),
+    ({"max_payload": 32}, ValueError,
+     r"max_payload must be a power of two in \[64, 1024\], not 32"),
+    ({"max_payload": 2048}, ValueError,
+     r"max_payload must be a power of two in \[64, 1024\], not 2048"),
+    ({"n_neurons": 1024, "max_payload": 64}, ValueError,
+     r"max_payload 64 cannot hold the reply of a one-step RUN at 1024 neurons \(131 bytes\)"),
+    ({"max_payload": 256, "rx_window": 527}, ValueError,
+     r"rx_window must be in \[528, 65535\], not 527"),
+])
+def test_top_options_checked(options, error, message):
+    from spikecore.hw.top import Top
+    args = {"n_inputs": 4, "n_neurons": 8, "divisor": 4, "clk_hz": 1_000_000, **options}
+    with pytest.raises(error, match=message):
+        Top(**args)
+
+
+def test_top_options_reach_the_link():
+    from spikecore import protocol
+    from spikecore.hw.top import Top
+    top = Top(4, 8, divisor=4, clk_hz=1_000_000, max_payload=128, rx_window=300)
+    identity = protocol.parse_identify(top.elaborate(None).submodules["link"].identify)
+    assert (identity.max_payload, identity.rx_window) == (128, 300)

@@ -129,3 +129,26 @@ def test_long_steps_are_not_slowed_to_the_idle_pace(sim_exe):
         model.load(net)
         assert_same_spikes(core.run(inputs), model.run(inputs))
         assert core.link.stats.resent == 0
+
+
+def test_a_boards_gateware_end_to_end():
+    # The iCEBreaker's gateware (single-port weight banks, the 2-stage neuron unit, 256-byte
+    # payloads and a 1,024-byte window) at a small geometry: the driver splits loads, reads
+    # and runs by the payload IDENTIFY reports (a RUN here carries at most 42 steps).
+    from spikecore.boards import get_board
+    n_in, n = 24, 40
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    net = random_network(n_in, n, seed, learning=True)
+    inputs = random_inputs(150, n_in, seed, p=0.3)
+    with spikecore.connect("sim://", board="icebreaker", n_inputs=n_in, n_neurons=n) as sim, \
+            spikecore.connect("model://") as model:
+        info = sim.info()
+        options = get_board("icebreaker").top_options
+        assert (info["lanes"], info["max_payload"], info["rx_window"]) == (
+            1, options["max_payload"], options["rx_window"])
+        sim.load(net)
+        model.load(net)
+        assert_same_state(sim, model)
+        assert_same_spikes(sim.run(inputs), model.run(inputs))
+        assert_same_state(sim, model)

@@ -235,6 +235,39 @@ def test_spikecore_sim_checks_arguments():
     assert proc.returncode == 2 and "must be a positive integer, not 0" in err
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--n-neurons", "8"], "the geometry is needed: --n-inputs and --n-neurons, or --board"),
+    (["--board", "nope"], "unknown board 'nope'; choose one of: arty_a7"),
+])
+def test_spikecore_sim_needs_a_geometry_or_a_board(args, message, capsys):
+    from spikecore.sim.serve import main
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_build_checks_top_options():
+    # Bad options fail before anything is built, with Top's message; a stand-in takes none.
+    with pytest.raises(ValueError, match=r"max_payload must be a power of two in \[64, 1024\], "
+                                         r"not 100"):
+        build(8, 16, options={"max_payload": 100})
+    with pytest.raises(ValueError, match="a make_top takes none"):
+        build(8, 16, options={"max_payload": 128}, make_top=make_echo_top)
+
+
+def test_board_gateware_is_the_bitstreams():
+    from spikecore.boards import get_board
+    from spikecore.sim import board_gateware
+    board = get_board("icebreaker")
+    assert board_gateware("icebreaker") == (board.n_inputs, board.n_neurons, board.lanes,
+                                            board.top_options)
+    assert board_gateware("icebreaker", 8, 16, None, {"max_payload": 128}) == (
+        8, 16, board.lanes, {**board.top_options, "max_payload": 128})
+    assert board_gateware(None, 8, 16) == (8, 16, None, {})
+    with pytest.raises(TypeError, match="top_options must be a dict, not 5"):
+        board_gateware(None, 8, 16, None, 5)
+
+
 def test_waveforms_on_request(tmp_path):
     exe = build(8, 16, make_top=make_echo_top, trace=True)
     assert exe != build(8, 16, make_top=make_echo_top)

@@ -4,7 +4,8 @@ Every exchange is sent bit by bit on the rx line; the reply bytes decoded from t
 must equal, byte for byte, what ``spikecore.emulator.DeviceEmulator`` (the protocol on the
 golden model) answers to the same bytes. Exchanges cover a whole load / run / read-back
 session, pipelined frames, and every error status. ``TB_PARAMS`` (JSON): ``n_inputs``,
-``n_neurons``, ``lanes``, ``divisor``, ``clk_hz``, ``rx_window``, ``seed``.
+``n_neurons``, ``lanes``, ``divisor``, ``clk_hz``, ``rx_window``, ``seed``, and optionally
+``max_payload`` (the Top's and the emulator's; default ``spec.MAX_PAYLOAD``).
 """
 
 import json
@@ -39,8 +40,9 @@ def u(value, size):
 class Session:
     """Builds request payloads with incrementing sequence numbers."""
 
-    def __init__(self, n_inputs, n_neurons, seq=0x40):
+    def __init__(self, n_inputs, n_neurons, seq=0x40, max_payload=spec.MAX_PAYLOAD):
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
+        self.max_payload = max_payload
         self.n_src = n_inputs + n_neurons
         self.nb, self.sb = neuron_bits(n_neurons), src_bits(n_inputs, n_neurons)
         self.seq = seq
@@ -74,7 +76,7 @@ class Session:
 def load_frames(s, net):
     """Return the payloads that load *net*: weights, parameters, settings, masks, reset."""
     N = s.n_neurons
-    if net.weights.size <= spec.MAX_PAYLOAD - 9:
+    if net.weights.size <= s.max_payload - 9:
         frames = [s.write(Space.WEIGHT, 0, net.weights.reshape(-1).tolist(), 1)]
     else:                               # a frame per source (a row of N weights)
         frames = [s.write(Space.WEIGHT, j << s.nb, row.tolist(), 1)
@@ -96,8 +98,8 @@ def load_frames(s, net):
 def readback_frames(s):
     """Return the payloads that read every weight, parameter, setting, mask and state."""
     N, S = s.n_neurons, s.n_src
-    small = S * N <= spec.MAX_PAYLOAD - 2
-    wide = 4 if N * 4 <= spec.MAX_PAYLOAD - 2 else 3      # 24-bit values: 3 bytes suffice
+    small = S * N <= s.max_payload - 2
+    wide = 4 if N * 4 <= s.max_payload - 2 else 3      # 24-bit values: 3 bytes suffice
     frames = [s.read(Space.WEIGHT, 0, S * N, 1)] if small else [
         s.read(Space.WEIGHT, j << s.nb, N, 1) for j in range(S)]
     frames += [s.read(Space.NEURON, 0, len(NeuronField) * (1 << s.nb), 4)
@@ -143,8 +145,10 @@ async def session_matches_emulator(dut):
     p = PARAMS
     n_in, N, d = p["n_inputs"], p["n_neurons"], p["divisor"]
     rng = random.Random(p["seed"])
+    max_payload = p.get("max_payload", spec.MAX_PAYLOAD)
     emulator = DeviceEmulator(n_in, N, lanes=p["lanes"], clk_hz=p["clk_hz"],
-                              baud=p["clk_hz"] // d, rx_window=p["rx_window"])
+                              baud=p["clk_hz"] // d, rx_window=p["rx_window"],
+                              max_payload=max_payload)
     Clock(dut.clk, 10, unit="ns").start()
     line = LineDriver(dut.clk, dut.rx, d)
     dut.rst.value = 1
@@ -166,7 +170,7 @@ async def session_matches_emulator(dut):
         assert got == want, f"{what}: device replied {got.hex()}, emulator {want.hex()}"
         assert monitor.stop_errors == 0
 
-    s = Session(n_in, N)
+    s = Session(n_in, N, max_payload=max_payload)
     net = random_network(n_in, N, p["seed"], learning=True)
     frame = encode_frame
     await exchange(b"\x00", "a lone delimiter")
@@ -186,6 +190,9 @@ async def session_matches_emulator(dut):
         s.write(Space.NEURON, (5 << nb), [1], 4),                              # no field 5
         s.write(Space.NEURON, (NeuronField.DU.value << nb), [0, 1, 4096, 4097, 9], 2),
         s.write(Space.NEURON, (NeuronField.VTH.value << nb), [-1], 4),
+        s.write(Space.NEURON, (NeuronField.BIAS.value << nb), [5, 1 << 23], 4),   # too big
+        s.write(Space.NEURON, (NeuronField.BIAS.value << nb), [-(1 << 23) - 1], 4),
+        s.write(Space.NEURON, (NeuronField.BIAS.value << nb), [(1 << 31) - 5], 4),
         s.write(Space.WEIGHT, 0, [127, -128, 200], 2),
         s.write(Space.SETTING, Setting.W_EXP.value, [15, 1, 0, 0, 0, 0, 0, 257], 2),
         s.write(Space.SETTING, Setting.ENABLED.value, [2], 1),
@@ -217,8 +224,8 @@ async def session_matches_emulator(dut):
     # Payloads of 1 and 0 bytes, empty frames, 1 decoded byte, a block cut short.
     await exchange(frame(b"\x01") + frame(b"") + bytes(20) + b"\x02\x03\x00"
                    + b"\x07\x01\x02\x00", "short and malformed")
-    await exchange(frame(bytes([s.seq, Command.RUN.value]) + bytes(spec.MAX_PAYLOAD)),
-                   "a frame longer than MAX_PAYLOAD")
+    await exchange(frame(bytes([s.seq, Command.RUN.value]) + bytes(max_payload)),
+                   "a frame longer than max_payload")
     await exchange(bytes(rng.randrange(1, 256) for _ in range(300)) + b"\x00", "garbage")
 
     # After all that: the state is what the golden model says.
