@@ -244,7 +244,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         # Multipliers into the SB_MAC16 DSPs, memories into the SPRAMs where they fit.
         overrides["synth_opts"] = ["-dsp", "-spram"]
     echo(f"spikecore build: {board.name} ({platform.device}), {n_inputs} inputs, "
-         f"{n_neurons} neurons, {lanes} lanes, {clk_hz / 1e6:g} MHz, "
+         f"{n_neurons} neurons, {lanes} lane{'s' * (lanes != 1)}, {clk_hz / 1e6:g} MHz, "
          f"{report['baud']} baud"
          + "".join(f", {key}={value}" for key, value in top_options.items())
          + f" -> {out_dir}/")
@@ -323,7 +323,8 @@ def _prepare_vendor(board, platform, design, out_dir, report, echo):
 def summary(report):
     """Return a few human-readable lines summarizing a build report."""
     lines = [f"{report['board']} ({report['device']}): {report['n_inputs']} inputs, "
-             f"{report['n_neurons']} neurons, {report['lanes']} lanes"]
+             f"{report['n_neurons']} neurons, {report['lanes']} lane"
+             + "s" * (report["lanes"] != 1)]
     if report["fmax_mhz"] is not None:
         verdict = "met" if report["timing_met"] else "NOT MET"
         lines.append(f"  fmax {report['fmax_mhz']:.2f} MHz, target {report['target_mhz']:.2f} "
@@ -385,8 +386,10 @@ def _positive(text):
 
 def _board_help():
     from . import BOARDS
-    return "; ".join(f"{b.name}: {b.n_inputs}+{b.n_neurons}, {b.lanes} lanes, "
-                     f"{b.clk_hz / 1e6:g} MHz" for b in BOARDS.values())
+    return "; ".join(f"{b.name}: {b.n_inputs}+{b.n_neurons}, {b.lanes} "
+                     f"lane{'s' * (b.lanes != 1)}, {b.clk_hz / 1e6:g} MHz"
+                     + "".join(f", {key}={value}" for key, value in b.top_options.items())
+                     for b in BOARDS.values())
 
 
 def main(argv=None):

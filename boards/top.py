@@ -1,8 +1,8 @@
 """The board-level top: clock generation, reset, UART pins and activity LEDs around ``Top``.
 
 Everything between the UART pins is the same ``spikecore.hw.top.Top`` that the virtual board
-simulates, with the same geometry; only the UART divisor and the reported clock differ (they
-follow the board's clock). The board adds a PLL, a power-on reset held until the PLL locks,
+simulates with the board's geometry and ``top_options`` (``connect("sim://", board=NAME)``);
+only the UART divisor and the reported clock differ (they follow the board's clock). The board adds a PLL, a power-on reset held until the PLL locks,
 a two-flip-flop synchronizer on the UART receive pin, and LED drivers.
 """
 
@@ -17,7 +17,8 @@ __all__ = ["BoardTop", "default_make_top", "uart_divisor"]
 RESET_CYCLES = 1 << 10
 #: The LEDs' time unit (seconds).
 TICK_S = 0.025
-#: Ticks an LED stays lit after the one with its event, so single events are visible (50 ms).
+#: Ticks an LED stays lit after the one with its event, so single events are visible (50 ms
+#: and the rest of the event's tick).
 STRETCH_TICKS = 2
 #: Ticks between heartbeat toggles (twice a second).
 HEARTBEAT_TICKS = 20
@@ -174,9 +175,9 @@ class BoardTop(wiring.Component):
                 m.d.sync += beat.eq(~beat)
 
         def stretched(event, name):
-            left = Signal(range(STRETCH_TICKS + 1), name=f"{name}_stretch")
+            left = Signal(range(STRETCH_TICKS + 2), name=f"{name}_stretch")
             with m.If(event):
-                m.d.sync += left.eq(STRETCH_TICKS)
+                m.d.sync += left.eq(STRETCH_TICKS + 1)
             with m.Elif(tick & (left != 0)):
                 m.d.sync += left.eq(left - 1)
             return left != 0

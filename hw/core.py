@@ -89,7 +89,8 @@ class Core(wiring.Component):
             raise ValueError(f"n_neurons ({n_neurons}) must be a multiple of lanes ({lanes})")
         if weight_ports not in (1, 2):
             raise ValueError(f"weight_ports must be 1 or 2, not {weight_ports!r}")
-        if neuron_latency not in NeuronUpdate.LATENCIES or isinstance(neuron_latency, bool):
+        if isinstance(neuron_latency, bool) or not isinstance(neuron_latency, int) \
+                or neuron_latency not in NeuronUpdate.LATENCIES:
             raise ValueError(f"neuron_latency must be one of {NeuronUpdate.LATENCIES}, "
                              f"not {neuron_latency!r}")
         if n_inputs + n_neurons > 1 << 16:
@@ -100,7 +101,10 @@ class Core(wiring.Component):
         self.lanes = lanes
         self.weight_ports = weight_ports
         self.neuron_latency = neuron_latency
-        self.register_commands = bool(register_commands)
+        if not isinstance(register_commands, bool):
+            raise TypeError(f"register_commands must be True or False, not "
+                            f"{register_commands!r}")
+        self.register_commands = register_commands
         super().__init__(CoreSignature(n_inputs, n_neurons))
 
     def elaborate(self, platform):

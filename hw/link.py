@@ -19,12 +19,9 @@ from .cobs import CobsDecoder, CobsEncoder
 from .interface import CoreSignature
 from .uart import RxByte
 
-__all__ = ["crc16_update", "AccessCheck", "Link", "identify_bytes", "check_max_payload",
-           "MIN_PAYLOAD"]
+__all__ = ["crc16_update", "AccessCheck", "Link", "identify_bytes", "check_max_payload"]
 
 CRC_POLY = 0x1021
-#: The smallest payload limit a link may have (IDENTIFY's reply and a WRITE's header fit).
-MIN_PAYLOAD = 64
 
 
 def crc16_update(crc, byte):
@@ -39,13 +36,13 @@ def check_max_payload(max_payload, n_neurons):
     """Raise ``TypeError``/``ValueError`` unless a link for *n_neurons* can use *max_payload*.
 
     It must be a power of two (the two reply buffers share one memory) from
-    ``MIN_PAYLOAD`` to ``spec.MAX_PAYLOAD``, with room for a RUN reply of one step.
+    ``spec.MIN_PAYLOAD`` to ``spec.MAX_PAYLOAD``, with room for a RUN reply of one step.
     """
     if isinstance(max_payload, bool) or not isinstance(max_payload, int):
         raise TypeError(f"max_payload must be an integer, not {max_payload!r}")
-    if not (MIN_PAYLOAD <= max_payload <= spec.MAX_PAYLOAD
+    if not (spec.MIN_PAYLOAD <= max_payload <= spec.MAX_PAYLOAD
             and max_payload & (max_payload - 1) == 0):
-        raise ValueError(f"max_payload must be a power of two in [{MIN_PAYLOAD}, "
+        raise ValueError(f"max_payload must be a power of two in [{spec.MIN_PAYLOAD}, "
                          f"{spec.MAX_PAYLOAD}], not {max_payload}")
     if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
         return                          # the geometry's own check says what is wrong

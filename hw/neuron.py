@@ -89,7 +89,8 @@ class NeuronUpdate(wiring.Component):
     def __init__(self, acc_width, latency=6):
         if isinstance(acc_width, bool) or not isinstance(acc_width, int) or acc_width < 2:
             raise ValueError(f"acc_width must be an integer >= 2, not {acc_width!r}")
-        if latency not in self.LATENCIES or isinstance(latency, bool):
+        if isinstance(latency, bool) or not isinstance(latency, int) \
+                or latency not in self.LATENCIES:
             raise ValueError(f"latency must be one of {self.LATENCIES}, not {latency!r}")
         self.acc_width, self.latency = acc_width, latency
         late = latency - 1

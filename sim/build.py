@@ -161,8 +161,8 @@ def build(n_inputs, n_neurons, lanes=None, *, divisor=DEFAULT_DIVISOR, clk_hz=DE
     clk_hz : int
         The nominal clock the top reports.
     options : dict or None
-        More keyword options of ``spikecore.hw.top.Top`` (a board's ``top_options``:
-        ``weight_ports``, ``max_payload``, ``rx_window``). Top checks them.
+        More keyword options of ``spikecore.hw.top.Top`` (a board's ``top_options``, e.g.
+        ``weight_ports``, ``neuron_latency``, ``max_payload``). Top checks them.
     trace : bool
         Build with VCD tracing (the harness then takes ``--trace FILE``).
     make_top : callable or None
@@ -189,9 +189,7 @@ def build(n_inputs, n_neurons, lanes=None, *, divisor=DEFAULT_DIVISOR, clk_hz=DE
     params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "lanes": lanes,
               "divisor": divisor, "clk_hz": clk_hz}
     if options:
-        params["options"] = options
-        # Bad options fail here, with Top's message, not in the middle of a build.
-        make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options)
+        params["options"] = options         # bad ones fail with Top's message, before Verilator
     root = cache_root()
     entry = root / f"{n_inputs}x{n_neurons}-{_key(params, make_top, trace)}"
     exe = harness_path(entry)

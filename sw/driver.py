@@ -295,7 +295,8 @@ class Link:
         if identity.version != spec.PROTOCOL_VERSION:
             raise LinkError(f"{self.url} speaks protocol version {identity.version}; this host "
                             f"speaks version {spec.PROTOCOL_VERSION}")
-        if not 4 <= identity.max_payload <= spec.MAX_PAYLOAD or identity.rx_window < 1:
+        if not spec.MIN_PAYLOAD <= identity.max_payload <= spec.MAX_PAYLOAD \
+                or identity.rx_window < 1:
             raise LinkError(f"{self.url} reports max_payload {identity.max_payload} and "
                             f"rx_window {identity.rx_window}: not usable")
         self.identity = identity

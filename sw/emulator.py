@@ -69,8 +69,9 @@ class DeviceEmulator:
     rx_window : int
         Reported by IDENTIFY (1 … 65535). The emulator itself never runs out of room.
     max_payload : int
-        The longest payload it takes and sends (4 … ``spec.MAX_PAYLOAD``), reported by
-        IDENTIFY: longer frames get ``BAD_LENGTH``, as on a device built with that limit.
+        The longest payload it takes and sends (``spec.MIN_PAYLOAD`` … ``spec.MAX_PAYLOAD``),
+        reported by IDENTIFY: longer frames get ``BAD_LENGTH``, as on a device built with that
+        limit.
 
     Members
     -------
@@ -88,7 +89,7 @@ class DeviceEmulator:
         clk_hz = _check_int("clk_hz", clk_hz, 0, 0xFFFF_FFFF)
         baud = _check_int("baud", baud, 0, 0xFFFF_FFFF)
         rx_window = _check_int("rx_window", rx_window, 1, 0xFFFF)
-        max_payload = _check_int("max_payload", max_payload, 4, spec.MAX_PAYLOAD)
+        max_payload = _check_int("max_payload", max_payload, spec.MIN_PAYLOAD, spec.MAX_PAYLOAD)
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.n_sources = n_inputs + n_neurons
         self.nb = spec.neuron_bits(n_neurons)

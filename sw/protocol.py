@@ -139,7 +139,7 @@ class FrameError(NamedTuple):
     -------
     status : Status
         ``BAD_FRAME`` (COBS error, or a byte received with a framing error), ``BAD_LENGTH``
-        (1 … 3 or more than ``MAX_PAYLOAD`` + 2 decoded bytes) or ``BAD_CRC``.
+        (1 … 3 or more than *max_payload* + 2 decoded bytes) or ``BAD_CRC``.
     seq : int
         The first decoded byte, or 0: what the device puts in its reply.
     length : int
@@ -155,7 +155,7 @@ class FrameDecoder:
 
     A receiver that sees garbage resynchronises at the next 0x00. Empty frames (no decoded
     byte, no error) are skipped. The checks run in the gateware's order: COBS (or framing)
-    error, then length, then CRC. At most ``MAX_PAYLOAD`` + 3 decoded bytes of a frame are
+    error, then length, then CRC. At most *max_payload* + 3 decoded bytes of a frame are
     kept, so garbage without delimiters takes no unbounded memory.
 
     Parameters

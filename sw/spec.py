@@ -14,7 +14,7 @@ __all__ = [
     "NEURON_RANGES", "LEARNING_RANGES",
     "Space", "NeuronField", "Setting", "StateField", "Counter", "Control",
     "src_bits", "neuron_bits", "ADDR_BITS", "DATA_BITS",
-    "PROTOCOL_VERSION", "MAX_PAYLOAD", "RX_WINDOW", "RECORD_BITMAP", "CRC_INIT",
+    "PROTOCOL_VERSION", "MAX_PAYLOAD", "MIN_PAYLOAD", "RX_WINDOW", "RECORD_BITMAP", "CRC_INIT",
     "Command", "Status", "ResetFlags", "record_bytes",
 ]
 
@@ -167,8 +167,11 @@ class Control(enum.Enum, shape=2):
 
 #: Version reported by IDENTIFY; bumped on any incompatible change of docs/protocol.md.
 PROTOCOL_VERSION = 1
-#: Largest frame payload (sequence byte and command/status byte included, CRC excluded).
+#: Largest frame payload (sequence byte and command/status byte included, CRC excluded); a
+#: device reports its own limit (IDENTIFY's max_payload), a power of two from MIN_PAYLOAD up.
 MAX_PAYLOAD = 1024
+#: Smallest payload limit a device may have (IDENTIFY's reply and a WRITE's header fit).
+MIN_PAYLOAD = 64
 #: Default receive window (bytes the host may have on the wire in unanswered frames).
 RX_WINDOW = 4096
 #: Header byte of a step record that announces a bitmap; 0..254 announce that many indices.

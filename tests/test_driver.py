@@ -136,6 +136,22 @@ def test_emulator_arguments():
         DeviceEmulator(4.0, 4)
     with pytest.raises(ValueError, match=r"rx_window must be in \[1, 65535\], not 65536"):
         DeviceEmulator(4, 4, rx_window=65536)
+    with pytest.raises(ValueError, match=r"max_payload must be in \[64, 1024\], not 32"):
+        DeviceEmulator(4, 4, max_payload=32)
+
+
+def test_a_device_with_a_smaller_payload_limit():
+    # The driver splits loads, reads and runs by the max_payload IDENTIFY reports: at 64
+    # bytes a weight row, a neuron field and a RUN of 20 steps each take several frames.
+    net = random_network(6, 20, 3, learning=True)
+    inputs = random_inputs(90, 6, 3, p=0.4)
+    emu = DeviceEmulator(6, 20, max_payload=64)
+    with open_device(EmulatorTransport(emu)) as core, spikecore.connect("model://") as model:
+        assert core.info()["max_payload"] == 64
+        core.load(net)
+        model.load(net)
+        assert np.array_equal(core.run(inputs), model.run(inputs))
+        assert_same(core, model)
 
 
 def test_progress_bar_forced(capsys):

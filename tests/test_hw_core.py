@@ -21,6 +21,10 @@ from spikecore.hw.stdp import SynapseUpdate
     ("weight_ports", (4, 8, 1, 3), ValueError, "weight_ports must be 1 or 2, not 3"),
     ("neuron_latency", (4, 8, 1, 2, 4), ValueError,
      r"neuron_latency must be one of \(6, 2\), not 4"),
+    ("neuron_latency", (4, 8, 1, 2, 2.0), ValueError,
+     r"neuron_latency must be one of \(6, 2\), not 2.0"),
+    ("register_commands", (4, 8, 1, 2, 6, "False"), TypeError,
+     "register_commands must be True or False, not 'False'"),
 ])
 def test_arguments_checked(name, args, error, message):
     with pytest.raises(error, match=message):
