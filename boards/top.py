@@ -2,8 +2,9 @@
 
 Everything between the UART pins is the same ``spikecore.hw.top.Top`` that the virtual board
 simulates with the board's geometry and ``top_options`` (``connect("sim://", board=NAME)``);
-only the UART divisor and the reported clock differ (they follow the board's clock). The board adds a PLL, a power-on reset held until the PLL locks,
-a two-flip-flop synchronizer on the UART receive pin, and LED drivers.
+only the UART divisor and the reported clock differ (they follow the board's clock). The
+board adds a PLL, a power-on reset held until the PLL locks, a two-flip-flop synchronizer on
+the UART receive pin, and LED drivers.
 """
 
 from amaranth import (Cat, ClockDomain, ClockSignal, Instance, Module, Mux, ResetSignal, Shape,
