@@ -135,6 +135,15 @@ def overfull_resources(log_text):
     return {name: ua for name, ua in need.items() if ua[0] > ua[1]}
 
 
+def _lanes(lanes):
+    return f"{lanes} lane{'s' * (lanes != 1)}"
+
+
+def _options(top_options):
+    """Return ``", key=value"`` for each of a board's ``top_options``."""
+    return "".join(f", {key}={value}" for key, value in top_options.items())
+
+
 def _default_out_dir(board):
     return Path("build") / board.name
 
@@ -205,7 +214,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
     if router is not None and router not in ROUTERS:
         raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     divisor = uart_divisor(clk_hz, board.baud)
-    geometry = f"{n_inputs} inputs + {n_neurons} neurons at {lanes} lane{'s' * (lanes != 1)}"
+    geometry = f"{n_inputs} inputs + {n_neurons} neurons at {_lanes(lanes)}"
     top_options = dict(board.top_options) if make_top is None else {}
     if make_top is None:
         make_top = functools.partial(default_make_top, **top_options)
@@ -244,10 +253,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         # Multipliers into the SB_MAC16 DSPs, memories into the SPRAMs where they fit.
         overrides["synth_opts"] = ["-dsp", "-spram"]
     echo(f"spikecore build: {board.name} ({platform.device}), {n_inputs} inputs, "
-         f"{n_neurons} neurons, {lanes} lane{'s' * (lanes != 1)}, {clk_hz / 1e6:g} MHz, "
-         f"{report['baud']} baud"
-         + "".join(f", {key}={value}" for key, value in top_options.items())
-         + f" -> {out_dir}/")
+         f"{n_neurons} neurons, {_lanes(lanes)}, {clk_hz / 1e6:g} MHz, "
+         f"{report['baud']} baud{_options(top_options)} -> {out_dir}/")
     plan = platform.prepare(design, name=NAME, **overrides)
     if board.family == "ice40":
         rtlil, report["spram_memories"] = map_large_memories_to_spram(plan.files[f"{NAME}.il"])
@@ -323,8 +330,7 @@ def _prepare_vendor(board, platform, design, out_dir, report, echo):
 def summary(report):
     """Return a few human-readable lines summarizing a build report."""
     lines = [f"{report['board']} ({report['device']}): {report['n_inputs']} inputs, "
-             f"{report['n_neurons']} neurons, {report['lanes']} lane"
-             + "s" * (report["lanes"] != 1)]
+             f"{report['n_neurons']} neurons, {_lanes(report['lanes'])}"]
     if report["fmax_mhz"] is not None:
         verdict = "met" if report["timing_met"] else "NOT MET"
         lines.append(f"  fmax {report['fmax_mhz']:.2f} MHz, target {report['target_mhz']:.2f} "
@@ -386,9 +392,8 @@ def _positive(text):
 
 def _board_help():
     from . import BOARDS
-    return "; ".join(f"{b.name}: {b.n_inputs}+{b.n_neurons}, {b.lanes} "
-                     f"lane{'s' * (b.lanes != 1)}, {b.clk_hz / 1e6:g} MHz"
-                     + "".join(f", {key}={value}" for key, value in b.top_options.items())
+    return "; ".join(f"{b.name}: {b.n_inputs}+{b.n_neurons}, {_lanes(b.lanes)}, "
+                     f"{b.clk_hz / 1e6:g} MHz{_options(b.top_options)}"
                      for b in BOARDS.values())
 
 
