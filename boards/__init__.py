@@ -88,7 +88,12 @@ class Board:
         """Import and return the amaranth-boards platform class."""
         import importlib
         module, _, cls = self.platform.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        try:
+            return getattr(importlib.import_module(module), cls)
+        except ImportError:
+            from ..toolchain import missing_extra
+            raise RuntimeError(missing_extra("boards", f"the {self.name} board",
+                                             "amaranth-boards is not installed")) from None
 
 
 # iCE40 SB_PLL40_PAD settings from ``icepll -i 12 -o F``: (DIVR, DIVF, DIVQ, FILTER_RANGE).

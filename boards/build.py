@@ -266,11 +266,12 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
                       getattr(getattr(core, "core", None), "weight_ports", 1))
     plan.extract(str(out_dir))
 
+    from ..toolchain import missing_extra
     env = tool_environment()
     missing = _missing_tools(board.family, env)
     if missing:
-        raise BuildError(f"the open FPGA toolchain is missing ({', '.join(missing)}); "
-                         "install it with pip install -e '.[dev]'")
+        raise BuildError(missing_extra("boards", "a bitstream build",
+                                       f"{', '.join(missing)} not found"))
     script = out_dir / f"build_{NAME}.sh"
     log_path = out_dir / "build.log"
     started = time.monotonic()

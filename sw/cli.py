@@ -6,6 +6,10 @@
     spikecore sim --n-inputs A --n-neurons B [--port P | --pty]
     spikecore build --board NAME [--n-inputs A --n-neurons B --lanes L]
     spikecore program --board NAME
+
+Every command takes ``--debug``: without it, a user error (a bad argument, file, URL or network,
+a link or device failure, a missing extra) prints one line ``spikecore: error: ...`` and exits
+with status 2; with it, the traceback is shown.
 """
 
 import argparse
@@ -59,20 +63,20 @@ def cmd_demo(args):
         run_demo(core, steps=args.steps, plot=args.plot, check=not args.no_check)
 
 
-def main(argv=None):
-    """Run the ``spikecore`` command; return its exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    # These subcommands parse their own arguments.
-    if argv[:1] == ["sim"]:
-        from .sim.serve import main as serve
-        return serve(argv[1:])
-    if argv[:1] == ["build"]:
-        from .boards.build import main as build
-        return build(argv[1:])
-    if argv[:1] == ["program"]:
-        from .boards.build import program_main
-        return program_main(argv[1:])
+def _steps(text):
+    """argparse type: a positive number of steps."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
+def _parser():
     parser = argparse.ArgumentParser(prog="spikecore", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="describe the device at URL")
     p.add_argument("url")
@@ -90,19 +94,61 @@ def main(argv=None):
                         "model://, or a board's URL (default: %(default)s)")
     p.add_argument("--no-check", action="store_true",
                    help="do not compare the run with the golden model")
-    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--steps", type=_steps, default=2000)
     p.add_argument("--plot", default="raster.png", help="raster plot PNG (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
     sub.add_parser("sim", help="serve a virtual board (see spikecore sim --help)")
     sub.add_parser("build", help="build a board's bitstream (see spikecore build --help)")
     sub.add_parser("program", help="program a board (see spikecore program --help)")
-    args = parser.parse_args(argv)
-    try:
-        args.func(args)
-    except (ValueError, RuntimeError, OSError) as exc:
-        print(f"spikecore: error: {exc}", file=sys.stderr)
-        return 1
+    return parser
+
+
+def _dispatch(argv):
+    """Run the command *argv* names; return its exit status."""
+    # These subcommands parse their own arguments.
+    if argv[:1] == ["sim"]:
+        from .sim.serve import main as serve
+        return serve(argv[1:])
+    if argv[:1] == ["build"]:
+        from .boards.build import main as build
+        return build(argv[1:])
+    if argv[:1] == ["program"]:
+        from .boards.build import program_main
+        return program_main(argv[1:])
+    args = _parser().parse_args(argv)
+    args.func(args)
     return 0
+
+
+def _user_errors():
+    """Return the exception classes that mean the user's input or setup is wrong."""
+    from .driver import DriverError
+    errors = (ValueError, TypeError, RuntimeError, OSError, DriverError)
+    try:
+        from serial import SerialException
+    except ImportError:
+        return errors
+    return errors + (SerialException,)
+
+
+def main(argv=None):
+    """Run the ``spikecore`` command; return its exit status (0, or 2 for an error)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    if debug:
+        argv.remove("--debug")
+    try:
+        return _dispatch(argv)
+    except _user_errors() as exc:
+        if debug:
+            raise
+        print(f"spikecore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("spikecore: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -55,18 +55,25 @@ class Core:
     # --- the public API ---
 
     def load(self, net):
-        """Load *net*'s weights, parameters and learning settings; set the state to zero."""
+        """Load *net*'s weights, parameters and learning settings; set the state to zero.
+
+        The whole network is checked first (``Network.check``, then the geometry): a network
+        that is refused raises ValueError and leaves the device as it was, on every backend.
+        """
         from .network import Network
         if not isinstance(net, Network):
             raise TypeError(f"load() takes a spikecore.Network, not {type(net).__name__}")
         net.check()
-        if self.n_inputs is not None and (net.n_inputs, net.n_neurons) != \
-                (self.n_inputs, self.n_neurons):
+        self._check_geometry(net)
+        self._load(net)
+        self._loaded = True
+
+    def _check_geometry(self, net):
+        """Raise ValueError if *net* does not fit the device."""
+        if (net.n_inputs, net.n_neurons) != (self.n_inputs, self.n_neurons):
             raise ValueError(
                 f"network geometry {net.n_inputs} inputs + {net.n_neurons} neurons does not "
                 f"match the device's {self.n_inputs} inputs + {self.n_neurons} neurons")
-        self._load(net)
-        self._loaded = True
 
     def run(self, inputs):
         """Run one step per row of *inputs* (bool, (steps, n_inputs)); return the spikes.
@@ -141,10 +148,8 @@ class ModelCore(Core):
         self._model = Model(net)
         self.n_inputs, self.n_neurons = net.n_inputs, net.n_neurons
 
-    def load(self, net):
-        # The model takes any geometry: each load sets it.
-        self.n_inputs = self.n_neurons = None
-        super().load(net)
+    def _check_geometry(self, net):
+        """The model takes any geometry: each load sets it."""
 
     def _run(self, inputs):
         return self._model.run(inputs)

@@ -4,6 +4,8 @@ A :class:`Network` is plain data. Every backend (``spikecore.connect``) loads th
 docs/model.md defines what its fields mean.
 """
 
+import zipfile
+
 import numpy as np
 
 from . import spec
@@ -11,30 +13,57 @@ from . import spec
 __all__ = ["Network", "Learning", "Field"]
 
 
-def _check_integers(name, values):
-    """Return *values* as an int64 array, or raise ValueError naming *name*."""
-    array = np.asarray(values)
-    if array.dtype == bool:
-        return array.astype(np.int64)
-    if array.dtype.kind in "iu":
-        return array.astype(np.int64)
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-        return array.astype(np.int64)
-    raise ValueError(f"{name} must hold integers, not {array.dtype} values like "
-                     f"{array.ravel()[:3].tolist()}")
+def _check_values(name, values, low, high):
+    """Return *values* as an int64 array if every one is an integer in [low, high].
 
-
-def _check_range(name, array, low, high, *, index=False):
-    """Raise ValueError naming *name*, the first bad value and [low, high] if any is outside.
-
-    With *index*, the message also gives the position of the bad value in *array*.
+    Raise ValueError naming *name*, the first bad value and the range otherwise. The check is
+    made on the values as given, before any cast, so that nothing can wrap on the way (a
+    ``numpy.uint64`` of 2**64 − 5 is not −5, and 1e30 is not −2**63).
     """
+    array = np.asarray(values)
+    kind = array.dtype.kind
+    if kind == "f":
+        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+            raise ValueError(f"{name} must hold integers, not {array.dtype} values like "
+                             f"{array.ravel()[:3].tolist()}")
+    elif kind not in "biu":
+        raise ValueError(f"{name} must hold integers, not {array.dtype} values like "
+                         f"{array.ravel()[:3].tolist()}")
     bad = (array < low) | (array > high)
     if np.any(bad):
-        position = tuple(int(k) for k in np.argwhere(bad)[0]) if index and array.ndim else ()
+        value = array[bad].flat[0]
+        value = int(value) if kind in "biu" else float(value)
+        raise ValueError(f"{name} = {value} is outside the allowed range [{low}, {high}]")
+    return array.astype(np.int64)
+
+
+def _check_range(name, array, low, high):
+    """Raise ValueError naming *name*, the position and value of the first value outside
+    [low, high], and the range."""
+    bad = (array < low) | (array > high)
+    if np.any(bad):
+        position = tuple(int(k) for k in np.argwhere(bad)[0])
         where = f"[{', '.join(map(str, position))}]" if position else ""
         raise ValueError(f"{name}{where} = {int(array[bad].flat[0])} is outside the allowed "
                          f"range [{low}, {high}]")
+
+
+def _check_scalar(name, value, low, high):
+    """Return *value* as an int if it is an integer (not a bool) in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {value} is outside the allowed range [{low}, {high}]")
+    return int(value)
+
+
+def _check_bool(name, value):
+    """Return *value* as a bool if it is a bool or the integer 0 or 1."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{name} must be a bool, not {value!r}")
 
 
 class Field(np.ndarray):
@@ -57,17 +86,27 @@ class Field(np.ndarray):
 
     def _checked(self, value):
         if self.dtype == bool:
-            array = np.asarray(value)
-            if array.dtype != bool:
-                array = _check_integers(self._name, array)
-                _check_range(self._name, array, 0, 1)
-            return array.astype(bool)
-        array = _check_integers(self._name, value)
-        _check_range(self._name, array, self._low, self._high)
-        return array
+            return _check_values(self._name, value, 0, 1).astype(bool)
+        return _check_values(self._name, value, self._low, self._high)
 
     def __setitem__(self, key, value):
         super().__setitem__(key, self._checked(value))
+
+    def fill(self, value):
+        """Set every element to *value*, checked."""
+        self[...] = value
+
+    def put(self, indices, values, mode="raise"):
+        """``numpy.ndarray.put``, with *values* checked."""
+        super().put(indices, self._checked(values), mode=mode)
+
+    def __getitem__(self, key):
+        # One element comes out as int64, not int8, so that ``net.weights[0, 0] += 1`` is
+        # computed without wrapping and then checked on the way back in.
+        item = super().__getitem__(key)
+        if isinstance(item, np.ndarray) or self.dtype == bool:
+            return item
+        return np.int64(item)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         # Compute in int64 (never wrapping in int8), then write back through the range check.
@@ -112,22 +151,22 @@ class Learning:
         if name not in self._DEFAULTS:
             raise AttributeError(f"Learning has no setting {name!r}; settings are "
                                  f"{', '.join(self._DEFAULTS)}")
+        object.__setattr__(self, name, self._checked(name, value))
+
+    @staticmethod
+    def _checked(name, value):
         if name == "enabled":
-            if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
-                raise ValueError(f"learning.enabled must be a bool, not {value!r}")
-            value = bool(value)
-        else:
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"learning.{name} must be an integer, not {value!r}")
-            low, high = spec.LEARNING_RANGES[name]
-            if not low <= value <= high:
-                raise ValueError(f"learning.{name} = {value} is outside the allowed range "
-                                 f"[{low}, {high}]")
-            value = int(value)
-        object.__setattr__(self, name, value)
+            return _check_bool("learning.enabled", value)
+        return _check_scalar(f"learning.{name}", value, *spec.LEARNING_RANGES[name])
 
     def check(self):
-        """Raise ValueError if the settings are inconsistent with each other."""
+        """Check every setting again, and that ``w_min <= w_max``; raise ValueError if not.
+
+        Assignments are checked as they happen; this also catches what bypassed them and the
+        one rule that involves two settings.
+        """
+        for name in self._DEFAULTS:
+            self._checked(name, getattr(self, name))
         if self.w_min > self.w_max:
             raise ValueError(f"learning.w_min = {self.w_min} is above learning.w_max = "
                              f"{self.w_max}")
@@ -153,6 +192,88 @@ def _positive(name, value):
             or value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return int(value)
+
+
+class _NetworkFile:
+    """A network file opened for reading: each entry's kind and shape are checked from its
+    header before its data is read, and every problem is a ValueError naming the file."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self._npz = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a spikecore network file ({exc or 'empty'})") \
+                from None
+        if not isinstance(self._npz, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path} is not a spikecore network file (it holds one array, "
+                             f"not a .npz archive)")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._npz.close()
+
+    def _fail(self, message):
+        raise ValueError(f"{self.path}: {message}")
+
+    def _header(self, key):
+        """Return (shape, dtype) of entry *key*, read from its header only."""
+        if key not in self._npz.files:
+            self._fail(f"entry {key!r} is missing")
+        try:
+            with self._npz.zip.open(key + ".npy") as member:
+                version = np.lib.format.read_magic(member)
+                read = {(1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read is None:
+                    self._fail(f"entry {key!r} has an unsupported .npy version {version}")
+                shape, _, dtype = read(member)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            if str(exc).startswith(f"{self.path}:"):
+                raise
+            self._fail(f"entry {key!r} is unreadable ({exc})")
+        return shape, dtype
+
+    def _read(self, key):
+        try:
+            return self._npz[key]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            self._fail(f"entry {key!r} is unreadable ({exc})")
+
+    def expect_format(self, expected):
+        if "format" not in self._npz.files:
+            raise ValueError(f"{self.path} is not a spikecore network file (it has no "
+                             f"'format' entry)")
+        shape, dtype = self._header("format")
+        value = self._read("format")
+        if shape != () or dtype.kind != "U" or str(value) != expected:
+            raise ValueError(f"{self.path} is not a spikecore network file "
+                             f"(expected format {expected!r})")
+
+    def scalar(self, key, check=None, *, bool_=False):
+        """Return entry *key*, a single integer (a bool with *bool_*), checked by *check*."""
+        shape, dtype = self._header(key)
+        kinds = "biu" if bool_ else "iu"
+        if shape != () or dtype.kind not in kinds:
+            self._fail(f"entry {key!r} must be a single {'bool' if bool_ else 'integer'}, "
+                       f"not {dtype} of shape {shape}")
+        value = self._read(key).item()
+        try:
+            return check(key, value) if check else value
+        except ValueError as exc:
+            self._fail(exc)
+
+    def array(self, key, shape):
+        """Return entry *key*, an integer or bool array of *shape*."""
+        found, dtype = self._header(key)
+        if found != shape or dtype.kind not in "biu":
+            self._fail(f"entry {key!r} must be an integer array of shape {shape}, not "
+                       f"{dtype} of shape {found}")
+        return self._read(key)
 
 
 class Network:
@@ -227,11 +348,7 @@ class Network:
                 raise ValueError(f"{name} must have shape {field.shape}, not {array.shape}")
             field[...] = array
         elif name == "w_exp":
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                    or not 0 <= value <= spec.W_EXP_MAX:
-                raise ValueError(f"w_exp = {value!r} is outside the allowed range "
-                                 f"[0, {spec.W_EXP_MAX}]")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, _check_scalar("w_exp", value, 0, spec.W_EXP_MAX))
         elif name == "learning":
             if not isinstance(value, Learning):
                 raise ValueError(f"learning must be a spikecore.Learning, not {value!r}")
@@ -242,17 +359,25 @@ class Network:
             raise AttributeError(f"Network has no settable attribute {name!r}")
 
     def check(self):
-        """Check every field (shape, dtype and range); raise ValueError naming the first bad one.
+        """Check every field and setting; raise ValueError naming the first bad one.
 
         Assignments are checked as they happen; this catches what bypassed them (writes
-        through ``.view(numpy.ndarray)``, for example).
+        through ``.view(numpy.ndarray)`` or ``object.__setattr__``, for example). Every
+        backend's ``load`` calls it before it sends anything.
         """
+        _positive("n_inputs", self.n_inputs)
+        _positive("n_neurons", self.n_neurons)
         for name in self._ARRAYS:
             field = self._fields[name]
-            if field.dtype == bool:
-                continue
-            _check_range(name, np.asarray(field, dtype=np.int64), field._low, field._high,
-                         index=True)
+            expected = (self.n_sources, self.n_neurons) if name == "weights" else \
+                (self.n_sources,) if name == "plastic_src" else (self.n_neurons,)
+            if field.shape != expected:
+                raise ValueError(f"{name} must have shape {expected}, not {field.shape}")
+            if field.dtype != bool:
+                _check_range(name, np.asarray(field, dtype=np.int64), field._low, field._high)
+        _check_scalar("w_exp", self.w_exp, 0, spec.W_EXP_MAX)
+        if not isinstance(self.learning, Learning):
+            raise ValueError(f"learning must be a spikecore.Learning, not {self.learning!r}")
         self.learning.check()
 
     def copy(self):
@@ -274,21 +399,32 @@ class Network:
 
     @classmethod
     def load(cls, path):
-        """Read a network written by :meth:`save`; raise ValueError if the file is not one."""
-        with np.load(path, allow_pickle=False) as f:
-            if "format" not in f or str(f["format"]) != _FORMAT:
-                raise ValueError(f"{path} is not a spikecore network file "
-                                 f"(expected format {_FORMAT!r})")
-            net = cls(int(f["n_inputs"]), int(f["n_neurons"]), seed=None)
-            for name in cls._ARRAYS:
-                setattr(net, name, f[name])
-            net.w_exp = int(f["w_exp"])
-            settings = {}
-            for name in Learning._DEFAULTS:
-                value = f[f"learning_{name}"].item()
-                settings[name] = value
-            net.learning = Learning(**settings)
-        net.check()
+        """Read a network written by :meth:`save`.
+
+        Raise ValueError naming *path* and the problem if the file is not a valid network file
+        (not an ``.npz``, a missing or extra-shaped entry, a value of the wrong kind or out of
+        range); the geometry is checked against every array's header before any is read.
+        """
+        with _NetworkFile(path) as f:
+            f.expect_format(_FORMAT)
+            n_inputs = f.scalar("n_inputs", _positive)
+            n_neurons = f.scalar("n_neurons", _positive)
+            n_src = n_inputs + n_neurons
+            shapes = {"weights": (n_src, n_neurons), "plastic_src": (n_src,)}
+            arrays = {name: f.array(name, shapes.get(name, (n_neurons,)))
+                      for name in cls._ARRAYS}
+            w_exp = f.scalar("w_exp")
+            settings = {name: f.scalar(f"learning_{name}",
+                                       bool_=name == "enabled") for name in Learning._DEFAULTS}
+            try:
+                net = cls(n_inputs, n_neurons, seed=None)
+                for name, array in arrays.items():
+                    setattr(net, name, array)
+                net.w_exp = w_exp
+                net.learning = Learning(**settings)
+                net.check()
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
         return net
 
     def __repr__(self):

