@@ -13,8 +13,8 @@ from amaranth.lib.wiring import In, Out, flipped
 
 from .. import spec
 from ..protocol import max_run_steps
-from ..spec import (Command, Control, NeuronField, Setting, Space, StateField, Status,
-                    neuron_bits, src_bits)
+from ..spec import (Command, Control, Counter, NeuronField, Setting, Space, StateField,
+                    Status, neuron_bits, src_bits)
 from .cobs import CobsDecoder, CobsEncoder
 from .interface import CoreSignature
 from .uart import RxByte
@@ -60,8 +60,27 @@ def identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
     return b"".join(int(value).to_bytes(size, "little") for value, size in fields)
 
 
+#: Every value range of the address map fits in a signed value of this many bits (bias has the
+#: widest); AccessCheck compares a value with its range at this width.
+RANGE_BITS = spec.STATE_BITS
+
+
+def _below(value, bound):
+    """Return ``value < bound`` for an unsigned *value* and a constant *bound* >= 1.
+
+    The bits of *value* above those of ``bound - 1`` must be zero and the rest below *bound*:
+    a wide ``value < bound`` would be a carry chain as long as *value* (one logic cell a bit
+    on iCE40), this is a few LUTs.
+    """
+    n = max(1, (bound - 1).bit_length())
+    if len(value) <= n:
+        return value < bound
+    return (value[n:] == 0) & (value[:n] < bound if bound < 1 << n else 1)
+
+
 def _range(low, high):
-    return Const(low, signed(32)), Const(high, signed(32))
+    assert -(1 << (RANGE_BITS - 1)) <= low <= high < 1 << (RANGE_BITS - 1)
+    return Const(low, signed(RANGE_BITS)), Const(high, signed(RANGE_BITS))
 
 
 class AccessCheck(wiring.Component):
@@ -96,26 +115,30 @@ class AccessCheck(wiring.Component):
         N, S = self.n_neurons, self.n_inputs + self.n_neurons
         nb, sb = neuron_bits(N), src_bits(self.n_inputs, N)
         addr, value = self.addr, self.value
-        low, high = Signal(signed(32)), Signal(signed(32))
+        low, high = Signal(signed(RANGE_BITS)), Signal(signed(RANGE_BITS))
         i, hi = addr[:nb], addr[nb:]
         index, field = addr[:sb], addr[sb:]
         neuron_next = Mux(i == N - 1, Cat(Const(0, nb), hi + 1), addr + 1)
+        # A value that does not fit in RANGE_BITS is outside every range.
+        short = value[:RANGE_BITS].as_signed()
+        fits = ~value[RANGE_BITS - 1:].any() | value[RANGE_BITS - 1:].all()
         m.d.comb += [self.next_addr.eq(addr + 1),
-                     self.value_ok.eq((value >= low) & (value <= high))]
+                     self.value_ok.eq(fits & (short >= low) & (short <= high))]
 
         with m.Switch(self.space):
             with m.Case(Space.WEIGHT):
-                m.d.comb += [self.addr_ok.eq((i < N) & (hi < S)), self.next_addr.eq(neuron_next)]
+                m.d.comb += [self.addr_ok.eq(_below(i, N) & _below(hi, S)),
+                             self.next_addr.eq(neuron_next)]
                 m.d.comb += Cat(low, high).eq(Cat(*_range(spec.WEIGHT_MIN, spec.WEIGHT_MAX)))
             with m.Case(Space.NEURON):
-                m.d.comb += [self.addr_ok.eq((i < N) & (hi < len(NeuronField))),
+                m.d.comb += [self.addr_ok.eq(_below(i, N) & _below(hi, len(NeuronField))),
                              self.next_addr.eq(neuron_next)]
                 for f in NeuronField:
                     with m.If(hi == f.value):
                         bounds = _range(*spec.NEURON_RANGES[f.name.lower()])
                         m.d.comb += Cat(low, high).eq(Cat(*bounds))
             with m.Case(Space.SETTING):
-                m.d.comb += self.addr_ok.eq(addr < len(Setting))
+                m.d.comb += self.addr_ok.eq(_below(addr, len(Setting)))
                 for s in Setting:
                     if s is Setting.W_EXP:
                         bounds = _range(0, spec.W_EXP_MAX)
@@ -126,16 +149,17 @@ class AccessCheck(wiring.Component):
                     with m.If(addr == s.value):
                         m.d.comb += Cat(low, high).eq(Cat(*bounds))
             with m.Case(Space.MASK):
-                m.d.comb += self.addr_ok.eq((addr < S) | ((field == 1) & (index < N)))
+                m.d.comb += self.addr_ok.eq(_below(addr, S) | ((field == 1) & _below(index, N)))
                 m.d.comb += Cat(low, high).eq(Cat(*_range(0, 1)))
             with m.Case(Space.STATE):
                 neuron_field = ((field == StateField.U.value) | (field == StateField.V.value)
                                 | (field == StateField.REF.value) | (field == StateField.Y.value)
                                 | (field == StateField.SPIKED.value))
                 m.d.comb += self.addr_ok.eq(~self.write & (
-                    (neuron_field & (index < N)) | ((field == StateField.X.value) & (index < S))))
+                    (neuron_field & _below(index, N))
+                    | ((field == StateField.X.value) & _below(index, S))))
             with m.Case(Space.COUNTER):
-                m.d.comb += self.addr_ok.eq(~self.write & (addr < 4))
+                m.d.comb += self.addr_ok.eq(~self.write & _below(addr, len(Counter)))
         return m
 
 
@@ -162,6 +186,9 @@ class Link(wiring.Component):
         The core's control and step interfaces, driven from this side.
     frame_error : Out(1)
         Pulses when a frame is rejected at the frame level (bad COBS, CRC or length).
+
+    The link keeps its own copy of the w_min and w_max settings, as it has written them, to
+    refuse a WRITE that would leave w_min > w_max: nothing else may write the core's settings.
     """
 
     def __init__(self, n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
@@ -215,9 +242,11 @@ class Link(wiring.Component):
         m.d.comb += dec.o.ready.eq(~f_ready)
         with m.If(dec.o.valid & ~f_ready):
             with m.If(~d.end):
-                m.d.comb += [f_wr.addr.eq(f_len), f_wr.data.eq(d.data), f_wr.en.eq(f_len < PL)]
+                # f_len counts up to PL + 3 (too long) and stays there; PL is a power of two.
+                m.d.comb += [f_wr.addr.eq(f_len), f_wr.data.eq(d.data),
+                             f_wr.en.eq(f_len[BUFFER_BITS:] == 0)]
                 m.d.sync += f_crc.eq(crc16_update(f_crc, d.data))
-                with m.If(f_len < PL + 3):
+                with m.If(f_len != PL + 3):
                     m.d.sync += f_len.eq(f_len + 1)
                 with m.If(f_len == 0):
                     m.d.sync += f_seq.eq(d.data)
@@ -227,8 +256,9 @@ class Link(wiring.Component):
                 m.d.sync += f_ready.eq(1)
                 with m.If(d.error):
                     m.d.sync += f_status.eq(Status.BAD_FRAME)
-                with m.Elif((f_len < 4) | (f_len > PL + 2)):
-                    m.d.sync += f_status.eq(Status.BAD_LENGTH)
+                with m.Elif((f_len[2:] == 0) | (f_len == PL + 3)):
+                    # Too short or too long to be a frame: it did not arrive intact either.
+                    m.d.sync += f_status.eq(Status.BAD_FRAME)
                 with m.Elif(f_crc != 0):
                     m.d.sync += f_status.eq(Status.BAD_CRC)
                 with m.Else():
@@ -336,6 +366,22 @@ class Link(wiring.Component):
         checked = Signal(signed(32))            # the value W_VERIFY checks, W_CTL writes
         m.d.comb += [chk.space.eq(h_space), chk.addr.eq(cur_addr), chk.value.eq(checked)]
 
+        # A WRITE must leave w_min <= w_max (docs/protocol.md, WRITE). The link keeps the two
+        # settings as it has applied them (the core's, which only the link writes; both are 0
+        # after a reset). W_MIN and W_MAX are the last two settings, so a block that writes
+        # them ends with them (or fails at the next address): at its last position the
+        # settings it leaves are known. w_min_new is w_min as the block leaves it so far.
+        assert Setting.W_MAX.value == Setting.W_MIN.value + 1 == len(Setting) - 1
+        w_min_now, w_max_now = Signal(signed(spec.WEIGHT_BITS)), Signal(signed(spec.WEIGHT_BITS))
+        w_min_new = Signal(signed(spec.WEIGHT_BITS))
+        # At W_MIN (8) or W_MAX (9), told apart by bit 0; the other addresses that match (24,
+        # 25, …) are refused by AccessCheck anyway.
+        at_bound = (h_space == Space.SETTING) & (cur_addr[1:4] == Setting.W_MIN.value >> 1)
+        at_max = cur_addr[0]
+        # At W_MIN: is its value above w_max now? At W_MAX: is w_min_new above its value?
+        value8 = checked[:spec.WEIGHT_BITS].as_signed()
+        crossed = Mux(at_max, w_min_new > value8, value8 > w_max_now)
+
         # Control accesses to the core: each state that offers one drives its payload; a READ's
         # reply bytes come straight from the response beat, taken after its last byte.
 
@@ -392,12 +438,25 @@ class Link(wiring.Component):
         def state_code(name):
             return states.setdefault(name, len(states))
 
+        # After a reset, before the first frame: memories keep their contents through a
+        # reset, and one during a RUN can leave bytes of a step's bitmap behind, which the next
+        # bitmap record would show. Clear them, a byte a clock, as the collector's walk does
+        # (byte k - 1 at k = 1 … out_bitmap).
+        bm_clearing = Signal(init=1)
+        with m.If(bm_clearing):
+            bm_wr = bitmap[0]
+            m.d.comb += [bm_wr.addr.eq((c_k - 1)[:len(c_k)]), bm_wr.data.eq(0),
+                         bm_wr.en.eq(c_k != 0)]
+            m.d.sync += c_k.eq(c_k + 1)
+            with m.If(c_k == out_bitmap):
+                m.d.sync += bm_clearing.eq(0)
+
         m.d.comb += self.frame_error.eq(0)
         with m.FSM(name="executor"):
             with m.State("IDLE"):
                 m.d.sync += [wp.eq(0), remember.eq(0)]
                 busy_target = s_busy & (s_buf == target)
-                with m.If(f_ready & ~busy_target):
+                with m.If(f_ready & ~busy_target & ~bm_clearing):
                     with m.If(f_status != Status.OK):
                         m.d.comb += self.frame_error.eq(1)
                         m.d.sync += [e_status.eq(f_status), e_has_pos.eq(0)]
@@ -430,7 +489,8 @@ class Link(wiring.Component):
                 m.next = "DISPATCH"
 
             with m.State("DISPATCH"):
-                m.d.sync += [pos.eq(0), cur_addr.eq(h_addr), k.eq(0), val.eq(0)]
+                m.d.sync += [pos.eq(0), cur_addr.eq(h_addr), k.eq(0), val.eq(0),
+                             w_min_new.eq(w_min_now), e_pos.eq(0)]
                 with m.Switch(f_cmd):
                     with m.Case(Command.WRITE):
                         with m.If(~width_ok | (plen != 9 + count_width)):
@@ -438,7 +498,7 @@ class Link(wiring.Component):
                         with m.Else():
                             start_reading(9, state_code("W_CHECK"))
                     with m.Case(Command.READ):
-                        with m.If(~width_ok | (plen != 9) | (count_width > PL - 2)):
+                        with m.If(~width_ok | (plen != 9) | ~_below(count_width, PL - 1)):
                             error(Status.BAD_LENGTH)
                         with m.Else():
                             m.next = "R_CHECK"
@@ -450,7 +510,7 @@ class Link(wiring.Component):
                         with m.Else():
                             m.next = "RESET_STATE"
                     with m.Case(Command.RUN):
-                        with m.If((plen < 4) | (h_steps > max_steps)):
+                        with m.If((plen < 4) | ~_below(h_steps, max_steps + 1)):
                             error(Status.BAD_LENGTH)
                         with m.Else():
                             m.d.sync += [r_step.eq(0), r_left.eq(0), r_mode.eq(HEADER),
@@ -478,10 +538,16 @@ class Link(wiring.Component):
             with m.State("W_VERIFY"):
                 m.d.comb += chk.write.eq(1)
                 m.d.sync += [pos.eq(pos + 1), cur_addr.eq(chk.next_addr)]
+                with m.If(at_bound & ~at_max):
+                    # e_pos: the position of the block's first bound (0 if that is W_MAX).
+                    m.d.sync += [w_min_new.eq(checked), e_pos.eq(pos)]
                 with m.If(~chk.addr_ok):
                     error(Status.BAD_ADDRESS, pos)
                 with m.Elif(~chk.value_ok):
                     error(Status.BAD_VALUE, pos)
+                with m.Elif(last_pos & at_bound & crossed):
+                    m.d.sync += [e_status.eq(Status.BAD_VALUE), e_has_pos.eq(1)]
+                    m.next = "ERROR"
                 with m.Elif(last_pos):
                     m.d.sync += [pos.eq(0), cur_addr.eq(h_addr)]
                     start_reading(9, state_code("W_APPLY"))
@@ -500,6 +566,10 @@ class Link(wiring.Component):
                              core.ctl_cmd.payload.addr.eq(cur_addr),
                              core.ctl_cmd.payload.data.eq(checked)]
                 with m.If(core.ctl_cmd.ready):
+                    with m.If(at_bound & at_max):
+                        m.d.sync += w_max_now.eq(checked)
+                    with m.Elif(at_bound):
+                        m.d.sync += w_min_now.eq(checked)
                     m.next = "W_RSP"
             with m.State("W_RSP"):
                 m.d.comb += core.ctl_rsp.ready.eq(1)

@@ -13,11 +13,12 @@ Set ``SPIKECORE_SIM_TRACE=/path/to/waves.vcd`` to record waveforms (a separate, 
 import os
 import weakref
 
+from ..driver import SocketTransport, socket_address
 from .board import VirtualBoard
 from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, board_gateware, build
 
-__all__ = ["open_sim", "board_gateware", "build", "VirtualBoard", "DEFAULT_DIVISOR",
-           "DEFAULT_CLK_HZ"]
+__all__ = ["open_sim", "board_gateware", "build", "VirtualBoard", "BoardTransport",
+           "DEFAULT_DIVISOR", "DEFAULT_CLK_HZ"]
 
 
 def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, board=None, top_options=None,
@@ -62,31 +63,28 @@ def open_sim(n_inputs=None, n_neurons=None, lanes=None, *, board=None, top_optio
     board = VirtualBoard(exe, trace=trace, stats=stats, extra_args=harness_args)
     try:
         from ..driver import open_device
-        core = open_device(board.url, **options)
+        return open_device(BoardTransport(board, timeout=options.get("timeout", 5.0)),
+                           **options)
     except BaseException:
         board.close()
         raise
-    _attach(core, board)
-    return core
 
 
-def _attach(core, board):
-    """Tie *board*'s lifetime to *core*: closing (or dropping) the core stops the board."""
-    close_link = core.close
-    info = core.info
+class BoardTransport(SocketTransport):
+    """The socket to a virtual board that this process started: closing it (or losing it to
+    the garbage collector) stops the board."""
 
-    def close():
+    def __init__(self, board, *, timeout):
+        host, port = socket_address(board.url)
+        super().__init__(host, port, timeout=timeout)
+        self.board = board
+        weakref.finalize(self, board.close)
+
+    def close(self):
         try:
-            close_link()
+            super().close()
         finally:
-            board.close()
+            self.board.close()
 
-    def sim_info():
-        result = dict(info())
-        result.update(backend="sim", socket=board.url)
-        return result
-
-    core.close = close
-    core.info = sim_info
-    core.virtual_board = board
-    weakref.finalize(core, board.close)
+    def info(self):
+        return {"backend": "sim", "socket": self.board.url}

@@ -7,7 +7,11 @@ import subprocess
 import time
 import weakref
 
-__all__ = ["VirtualBoard"]
+__all__ = ["VirtualBoard", "DEFAULT_IDLE_LIMIT"]
+
+#: Seconds a client may hold a virtual board without using it while another waits (below the
+#: 20 s a waiting driver keeps trying to identify with its default timeout and retries).
+DEFAULT_IDLE_LIMIT = 10.0
 
 _URL = re.compile(r"(socket://\S+)")
 _PTY = re.compile(r"^pty (\S+)")
@@ -33,6 +37,9 @@ class VirtualBoard:
         Write a VCD waveform here (the harness must be built with ``trace=True``).
     stats : bool
         Have the harness print cycle and byte counts on its stderr when it exits.
+    idle_limit : float
+        Disconnect a client that has moved no byte (and is owed no reply) for this many
+        seconds when another client waits; 0: never. A client alone may stay idle.
     extra_args : list of str
         More harness options (``--idle-cycles``, ``--chunk``, ...).
     startup_timeout : float
@@ -48,8 +55,12 @@ class VirtualBoard:
     """
 
     def __init__(self, exe, *, port=0, pty=False, host="127.0.0.1", trace=None, stats=False,
-                 extra_args=(), startup_timeout=30.0, stderr=None):
-        args = [str(exe), "--watch-stdin"]
+                 idle_limit=DEFAULT_IDLE_LIMIT, extra_args=(), startup_timeout=30.0,
+                 stderr=None):
+        if (isinstance(idle_limit, bool) or not isinstance(idle_limit, (int, float))
+                or not idle_limit >= 0):
+            raise ValueError(f"idle_limit must be a number >= 0, not {idle_limit!r}")
+        args = [str(exe), "--watch-stdin", "--idle-limit", repr(float(idle_limit))]
         args += ["--pty"] if pty else ["--port", str(int(port)), "--host", host]
         if trace:
             args += ["--trace", str(trace)]

@@ -1,10 +1,12 @@
 """``spikecore sim``: serve one virtual board on a TCP port or a pty until killed.
 
-    spikecore sim --n-inputs A --n-neurons B [--lanes L] [--port 0 | --pty]
+    spikecore sim --n-inputs A --n-neurons B [--lanes L] [--port 0 | --pty] [--idle-limit S]
 
 prints a line containing ``socket://127.0.0.1:PORT`` (or ``pty /dev/pts/N``) once the board
-listens; any ``spikecore`` command then reaches it by that URL or path. One client at a time;
-the board survives clients that disconnect or send garbage.
+listens; any ``spikecore`` command then reaches it by that URL or path. One client at a time,
+the others wait their turn; a client idle for ``--idle-limit`` seconds gives way to a waiting
+one. The board survives clients that disconnect (whatever they left unsent is discarded at
+once) or send garbage.
 """
 
 import argparse
@@ -12,7 +14,7 @@ import os
 import signal
 import sys
 
-from .board import VirtualBoard
+from .board import DEFAULT_IDLE_LIMIT, VirtualBoard
 from .build import DEFAULT_CLK_HZ, DEFAULT_DIVISOR, board_gateware, build
 
 __all__ = ["main"]
@@ -25,6 +27,16 @@ def _positive(text):
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text}")
     return value
 
 
@@ -53,10 +65,14 @@ def parser():
     p.add_argument("--lanes", type=_positive, default=None,
                    help="neuron-update lanes (default: the board's, else the gateware's)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--port", type=_port, default=0,
+    where.add_argument("--port", type=_port, default=None,
                        help="TCP port to listen on; 0 picks a free one (default)")
     where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="name or address (IPv4 or IPv6) to listen on (default 127.0.0.1)")
+    p.add_argument("--idle-limit", type=_seconds, default=DEFAULT_IDLE_LIMIT, metavar="S",
+                   help="disconnect a client that has been idle S seconds when another one "
+                        f"waits; 0: never (default {DEFAULT_IDLE_LIMIT:g})")
     p.add_argument("--divisor", type=_positive, default=DEFAULT_DIVISOR,
                    help=f"clock cycles per UART bit (default {DEFAULT_DIVISOR})")
     p.add_argument("--clk-hz", type=_positive, default=DEFAULT_CLK_HZ,
@@ -93,13 +109,10 @@ def main(argv=None):
         import importlib
         module, _, function = args.top.partition(":")
         make_top = getattr(importlib.import_module(module), function)
-    try:
-        exe = build(n_inputs, n_neurons, lanes, divisor=args.divisor, clk_hz=args.clk_hz,
-                    options=options, trace=bool(args.trace), make_top=make_top,
-                    verbose=args.verbose)
-    except (RuntimeError, ValueError) as exc:
-        print(f"spikecore sim: {exc}", file=sys.stderr)
-        return 1
+    # Errors of the build (a missing extra, bad options) reach spikecore's one-line report.
+    exe = build(n_inputs, n_neurons, lanes, divisor=args.divisor, clk_hz=args.clk_hz,
+                options=options, trace=bool(args.trace), make_top=make_top,
+                verbose=args.verbose)
 
     stop = []
 
@@ -110,8 +123,8 @@ def main(argv=None):
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     board = None
     try:
-        board = VirtualBoard(exe, port=args.port, pty=args.pty, host=args.host,
-                             trace=args.trace, stats=args.stats)
+        board = VirtualBoard(exe, port=args.port or 0, pty=args.pty, host=args.host,
+                             trace=args.trace, stats=args.stats, idle_limit=args.idle_limit)
         if args.pty:
             print(f"virtual board ({n_inputs} inputs + {n_neurons} neurons) on pty "
                   f"{board.url}", flush=True)

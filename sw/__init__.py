@@ -8,7 +8,18 @@
 """
 
 from .network import Network, Learning
-from .core import Core, State, connect
+from .backends import connect
+from .core import Core, State
 
-__all__ = ["Network", "Learning", "Core", "State", "connect"]
+__all__ = ["Network", "Learning", "Core", "State", "connect", "units", "nir"]
+
+
+def __getattr__(name):
+    # spikecore.units and spikecore.nir load on first use (spikecore.nir needs the nir extra).
+    if name in ("units", "nir"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'spikecore' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"

@@ -1,8 +1,7 @@
-"""The ``Core`` API shared by every backend, and ``spikecore.connect``.
+"""The ``Core`` API shared by every backend, and the golden model behind it (``model://``).
 
-``connect("model://")`` runs the golden model in this process; ``connect("sim://")`` builds
-and starts the Verilator virtual board; ``connect("socket://host:port")`` and any pyserial
-URL or device path talk to a board. All return a :class:`Core`.
+``spikecore.connect`` (``spikecore.backends``) opens one; the driver (``spikecore.driver``)
+implements the API over a link.
 """
 
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ import numpy as np
 
 from .model import Model
 
-__all__ = ["Core", "State", "ModelCore", "connect"]
+__all__ = ["Core", "State", "ModelCore"]
 
 
 @dataclass
@@ -62,7 +61,9 @@ class Core:
         """
         from .network import Network
         if not isinstance(net, Network):
-            raise TypeError(f"load() takes a spikecore.Network, not {type(net).__name__}")
+            hint = "; import a NIR graph with spikecore.nir.from_nir(graph, dt=...)" \
+                if type(net).__module__.split(".")[0] == "nir" else ""
+            raise TypeError(f"load() takes a spikecore.Network, not {type(net).__name__}{hint}")
         net.check()
         self._check_geometry(net)
         self._load(net)
@@ -170,30 +171,3 @@ class ModelCore(Core):
 
     def _info(self):
         return {"backend": "model", "n_inputs": self.n_inputs, "n_neurons": self.n_neurons}
-
-
-def connect(url="model://", **options):
-    """Open a core.
-
-    Parameters
-    ----------
-    url : str
-        ``"model://"`` (golden model, in process); ``"sim://"`` (Verilator virtual board,
-        built on first use per geometry; options ``n_inputs``, ``n_neurons``, ``lanes``,
-        or ``board`` for the gateware of that board's bitstream);
-        ``"socket://host:port"``, any other pyserial URL, or a serial device path (a board or
-        a virtual board served by ``spikecore sim``).
-    **options
-        Passed to the backend (for links: ``baudrate``, ``timeout``, ``retries``, ``progress``).
-    """
-    if not isinstance(url, str) or not url:
-        raise ValueError(f"connect() takes a URL string, not {url!r}")
-    if url == "model://" or url.startswith("model:"):
-        if options:
-            raise ValueError(f"model:// takes no options, not {sorted(options)}")
-        return ModelCore()
-    if url.startswith("sim:"):
-        from .sim import open_sim
-        return open_sim(**options)
-    from .driver import open_device
-    return open_device(url, **options)

@@ -19,10 +19,12 @@ import numpy as np
 
 from . import protocol, spec
 from .core import Core, State
+from .transport import Transport
 from .spec import Command, Counter, NeuronField, ResetFlags, Setting, Space, StateField, Status
 
 __all__ = ["open_device", "LinkCore", "Link", "LinkStats", "DriverError", "LinkError",
-           "DeviceError", "SocketTransport", "SerialTransport", "DEFAULT_BAUDRATE"]
+           "DeviceError", "SocketTransport", "SerialTransport", "DEFAULT_BAUDRATE",
+           "socket_address"]
 
 #: The boards' UART rate (``spikecore.boards``), used for serial ports unless told otherwise.
 DEFAULT_BAUDRATE = 3_000_000
@@ -32,6 +34,8 @@ MAX_IN_FLIGHT = 128
 DRAIN_QUIET = 0.05
 #: Reads wait at most this long at a time (seconds), so that timeouts are checked often.
 POLL = 0.05
+_NO_REPLY_HINT = (": is the device on, programmed with spikecore, and not in use by another "
+                  "program?")
 
 
 class DriverError(Exception):
@@ -43,7 +47,11 @@ class LinkError(DriverError):
 
 
 class DeviceError(DriverError):
-    """The device refused a command (a status other than OK).
+    """The device refused a command: a command-level status.
+
+    ``UNKNOWN_COMMAND``, ``BAD_LENGTH``, ``BAD_ADDRESS`` or ``BAD_VALUE``: the command arrived
+    and was checked. Frame-level statuses (``BAD_CRC``, ``BAD_FRAME``) mean it did not arrive;
+    the driver sends it again, and raises :class:`LinkError` when that keeps failing.
 
     Members
     -------
@@ -63,7 +71,7 @@ class DeviceError(DriverError):
 
 # --- Transports ------------------------------------------------------------------------------
 
-class SocketTransport:
+class SocketTransport(Transport):
     """A TCP connection (``socket://host:port``): a virtual board or a network bridge.
 
     ``read(timeout)`` returns whatever has arrived (b"" after *timeout* with nothing);
@@ -95,7 +103,7 @@ class SocketTransport:
         self._sock.close()
 
 
-class SerialTransport:
+class SerialTransport(Transport):
     """A serial port, or any other pyserial URL (``serial.serial_for_url``)."""
 
     def __init__(self, url, *, baudrate=DEFAULT_BAUDRATE, timeout=5.0, **options):
@@ -167,22 +175,38 @@ class LinkStats:
 
 
 class _Request:
-    __slots__ = ("payload", "frame", "seq", "attempts", "tag")
+    """A request: its payload, its frame and seq once sent, and how often it failed.
+
+    ``failures`` counts the rounds that ended with this request the first one unanswered
+    (its frame or its reply damaged or lost); resends caused by an earlier request's failure
+    do not count against it.
+    """
+    __slots__ = ("payload", "frame", "seq", "failures", "tag")
 
     def __init__(self, payload, tag):
         self.payload, self.tag = payload, tag
-        self.frame, self.seq, self.attempts = None, None, 0
+        self.frame, self.seq, self.failures = None, None, 0
+
+    @property
+    def command(self):
+        """The command (a ``Command``, or the byte if it is none)."""
+        try:
+            return Command(self.payload[1])
+        except ValueError:
+            return self.payload[1]
 
 
 class Link:
     """Requests and replies over a byte transport, by the rules of docs/protocol.md.
 
     :meth:`transact` sends requests pipelined, keeping the wire bytes of unanswered frames
-    within the device's ``rx_window``, and returns their replies in order. A damaged request
-    (``BAD_CRC``/``BAD_FRAME``) is sent again with the same seq once the replies of the
-    requests after it (``OUT_OF_ORDER``) are in; a missing last reply is asked for again (the
-    device resends its remembered reply). A reply lost after later requests executed cannot
-    be recovered and raises :class:`LinkError`.
+    within the device's ``rx_window``, and returns their replies in order. A frame-level reply
+    (``BAD_CRC``, ``BAD_FRAME``) means a request did not arrive, whatever its seq: the first
+    request unanswered is sent again with the same seq, after a lone 0x00, with the ones after
+    it (``OUT_OF_ORDER``) once their replies are in; a missing last reply is asked for again
+    (the device resends its remembered reply). IDENTIFY is retried the same way. Only
+    command-level statuses raise :class:`DeviceError`. A reply lost after later requests
+    executed cannot be recovered and raises :class:`LinkError`.
 
     Parameters
     ----------
@@ -193,7 +217,8 @@ class Link:
     timeout : float
         Seconds without a reply byte after which a request is sent again.
     retries : int
-        How many times one request may be sent again before :class:`LinkError`.
+        How many times one request may be sent again after its frame or its reply was
+        damaged or lost, before :class:`LinkError`.
 
     Members
     -------
@@ -242,7 +267,6 @@ class Link:
             request.frame = protocol.encode_frame(bytes([request.seq]) + request.payload[1:])
         else:
             self.stats.resent += 1
-        request.attempts += 1
         self.stats.frames_sent += 1
         self.stats.wire_sent += len(request.frame)
         self.stats.payload_sent += len(request.payload)
@@ -259,37 +283,23 @@ class Link:
     # --- IDENTIFY ---
 
     def identify(self):
-        """Resynchronise (lone 0x00, drain, IDENTIFY); store and return the Identity."""
-        self.drain()
-        seq = self._seq
-        frame = protocol.encode_frame(protocol.identify_request(seq=seq))
-        for attempt in range(1 + self.retries):
-            self._write(frame)
-            self.stats.frames_sent += 1
-            self.stats.wire_sent += len(frame)
-            self.stats.payload_sent += 2
-            self.stats.resent += attempt > 0
-            deadline = time.monotonic() + self.timeout
-            while time.monotonic() < deadline:
-                for item in self._read(min(POLL, deadline - time.monotonic())) or ():
-                    reply = self._accept(item)
-                    if reply is None or reply.seq != seq:
-                        continue        # a previous client's, or damaged: wait on
-                    if reply.status is not Status.OK:
-                        raise DeviceError(reply.status, Command.IDENTIFY)
-                    try:
-                        identity = protocol.parse_identify(reply.data)
-                    except ValueError as e:
-                        raise LinkError(f"{self.url} sent a malformed IDENTIFY reply: {e}") \
-                            from None
-                    self._check_identity(identity)
-                    self._seq = (seq + 1) & 0xFF
-                    self._broken = False
-                    return identity
+        """Resynchronise (lone 0x00, drain, IDENTIFY); store and return the Identity.
+
+        IDENTIFY is sent again, as any request is, after a damaged or missing reply or a
+        frame-level error reply, at most ``retries`` times.
+        """
         self._broken = True
-        raise LinkError(f"no reply from {self.url} within {self.timeout:g} s ({1 + self.retries} "
-                        f"IDENTIFY attempts): is the device on, programmed with spikecore, "
-                        f"and not in use by another program?")
+        self.drain()
+        results = [None]
+        self._transact(deque([_Request(protocol.identify_request(), 0)]), deque(), results,
+                       None)
+        try:
+            identity = protocol.parse_identify(results[0])
+        except ValueError as e:
+            raise LinkError(f"{self.url} sent a malformed IDENTIFY reply: {e}") from None
+        self._check_identity(identity)
+        self._broken = False
+        return identity
 
     def _check_identity(self, identity):
         if identity.version != spec.PROTOCOL_VERSION:
@@ -335,7 +345,8 @@ class Link:
         Raises
         ------
         DeviceError
-            A reply's status was not OK (raised once every request sent is answered).
+            A reply's status was command-level (raised once every request sent is
+            answered).
         LinkError
             See the class description.
         """
@@ -354,12 +365,16 @@ class Link:
         return results
 
     def _transact(self, pending, inflight, results, on_reply):
-        failure = None              # the first DeviceError: stop sending, drain, raise it
+        failure = None              # the first DeviceError: send nothing new, drain, raise it
         in_wire = 0
+        resend = False
         while pending or inflight:
-            # Send what the window allows (always one frame when nothing is in flight).
+            # Send what the window allows (always one frame when nothing is in flight). After
+            # a DeviceError only requests sent before are sent again: each request sent runs
+            # as it would have without damage, and the device's seq stays the driver's.
             batch = []
-            while pending and failure is None and len(inflight) < MAX_IN_FLIGHT:
+            while pending and (failure is None or pending[0].seq is not None) \
+                    and len(inflight) < MAX_IN_FLIGHT:
                 request = pending[0]
                 size = len(request.frame) if request.frame else _wire_size(request.payload)
                 if inflight and in_wire + size > self.window:
@@ -369,6 +384,12 @@ class Link:
                 inflight.append(request)
                 in_wire += len(request.frame)
             if batch:
+                if resend:
+                    # A lone 0x00 first ends what the device may hold of a frame whose
+                    # delimiter was damaged (its frame-level reply then comes first).
+                    batch.insert(0, b"\x00")
+                    self.stats.wire_sent += 1
+                    resend = False
                 self._write(b"".join(batch))
             if not inflight:
                 break
@@ -400,16 +421,22 @@ class Link:
                 raise LinkError(
                     f"{self.url} answered OUT_OF_ORDER to seq {head.seq}: a reply was lost "
                     f"after later requests had executed, or another client used the device")
-            # Damaged or missing: send everything in flight again, with the same seqs.
-            if head.attempts > self.retries:
+            # Damaged or missing (a frame-level reply means the request did not arrive):
+            # send everything in flight again, with the same seqs.
+            head.failures += 1
+            if head.failures > self.retries:
+                command = head.command
+                name = command.name if isinstance(command, Command) else f"0x{command:02x}"
                 if outcome.timed_out:
+                    hint = _NO_REPLY_HINT if command is Command.IDENTIFY else ""
                     raise LinkError(f"no reply from {self.url} within {self.timeout:g} s "
-                                    f"({head.attempts} attempts at seq {head.seq})")
-                raise LinkError(f"seq {head.seq} to {self.url} failed {head.attempts} times: "
-                                f"frames are damaged on the link")
+                                    f"({head.failures} {name} attempts at seq {head.seq}){hint}")
+                raise LinkError(f"seq {head.seq} ({name}) to {self.url} failed "
+                                f"{head.failures} times: frames are damaged on the link")
             pending.extendleft(reversed(inflight))
             inflight.clear()
             in_wire = 0
+            resend = True
         if failure is not None:
             raise failure
 
@@ -431,29 +458,32 @@ class Link:
         settle = self._settle(inflight)
         while True:
             quiet = time.monotonic() - quiet_since
-            if quiet >= self.timeout:
-                outcome.timed_out = True
-                return outcome
-            if outcome.damaged and received >= len(inflight) and quiet >= settle:
-                return outcome
-            items = self._read(min(POLL, self.timeout - quiet))
+            timed_out = quiet >= self.timeout
+            settled = outcome.damaged and received >= len(inflight) and quiet >= settle
+            # At a limit, one more look without waiting: what came while this process was not
+            # running still counts.
+            items = self._read(0 if timed_out or settled else min(POLL, self.timeout - quiet))
             if items is None:
+                if timed_out or settled:
+                    outcome.timed_out = timed_out
+                    return outcome
                 continue
             quiet_since = time.monotonic()
             for item in items:
                 received += 1
                 reply = self._accept(item)
                 status = reply.status if reply else None
-                if reply is None or status not in protocol.EXECUTED and \
-                        status is not Status.OUT_OF_ORDER or \
-                        status is Status.BAD_LENGTH and outcome.damaged:
-                    # Damaged, frame-level (whose seq may be a fragment's first byte), unknown.
+                if reply is None or status not in protocol.EXECUTED \
+                        and status is not Status.OUT_OF_ORDER:
+                    # Damaged, unknown, or frame-level (BAD_CRC, BAD_FRAME): a request did not
+                    # arrive. Never matched by seq: it is the first byte the device received,
+                    # which may be a damaged one or a fragment's.
                     self.stats.damaged += reply is not None
                     outcome.damaged = True
                     continue
                 request = by_seq.get(reply.seq)
                 if request is None:
-                    continue            # a late duplicate of a reply already taken
+                    continue            # a late duplicate of a reply already taken, or stray
                 if status is Status.OUT_OF_ORDER:
                     if request is head and not outcome.damaged:
                         outcome.rejected_head = True
@@ -485,11 +515,7 @@ def _wire_size(payload):
 
 def _device_error(request, reply):
     """Return the DeviceError for *reply* (not OK) to *request*."""
-    command = request.payload[1]
-    try:
-        command = Command(command)
-    except ValueError:
-        pass
+    command = request.command
     position = None
     if reply.status in (Status.BAD_ADDRESS, Status.BAD_VALUE):
         position = protocol.parse_position(reply.data)
@@ -581,15 +607,13 @@ class LinkCore(Core):
     def _load(self, net):
         weights = np.asarray(net.weights, dtype=np.int64)
         requests = self._writes(Space.WEIGHT, weights, 1, self._weight_addr)
-        widths = {"vth": 3, "bias": 3, "du": 2, "dv": 2, "t_ref": 1}
-        for field in NeuronField:
-            name = field.name.lower()
-            requests += self._writes(Space.NEURON, getattr(net, name), widths[name],
+        for field, width in spec.NEURON_FIELD_BYTES.items():
+            requests += self._writes(Space.NEURON, getattr(net, field.name.lower()), width,
                                      self._field_addr(field, self._nb))
         lr = net.learning
         settings = [net.w_exp if s is Setting.W_EXP else int(getattr(lr, s.name.lower()))
                     for s in Setting]
-        requests += self._writes(Space.SETTING, settings, 2, lambda k: k)
+        requests += self._writes(Space.SETTING, settings, spec.SETTING_BYTES, lambda k: k)
         requests += self._writes(Space.MASK, net.plastic_src, 1, lambda k: k)
         requests += self._writes(Space.MASK, net.plastic_dst, 1, lambda k: (1 << self._sb) | k)
         requests.append(protocol.reset_request(ResetFlags.STATE | ResetFlags.COUNTERS))
@@ -626,10 +650,11 @@ class LinkCore(Core):
             self.n_sources, self.n_neurons)
 
     def _read_state(self):
-        N, S, sb = self.n_neurons, self.n_sources, self._sb
-        fields = [("u", StateField.U, N, 3, True), ("v", StateField.V, N, 3, True),
-                  ("ref", StateField.REF, N, 1, False), ("y", StateField.Y, N, 1, False),
-                  ("x", StateField.X, S, 1, False), ("spikes", StateField.SPIKED, N, 1, False)]
+        names = {StateField.SPIKED: "spikes"}
+        fields = [(names.get(field, field.name.lower()), field,
+                   self.n_sources if field is StateField.X else self.n_neurons, width, signed)
+                  for field, (width, signed) in spec.STATE_FIELD_BYTES.items()]
+        sb = self._sb
         requests, counts = [], []
         for _, field, total, width, _ in fields:
             blocks = self._reads(Space.STATE, total, width, self._field_addr(field, sb))
@@ -654,7 +679,8 @@ class LinkCore(Core):
         return {"steps": lo_s | hi_s << 32, "cycles": lo_c | hi_c << 32}
 
     def _info(self):
-        return {"backend": "link", "url": self.url, **self.identity._asdict()}
+        return {"backend": "link", "url": self.url, **self.identity._asdict(),
+                **self.link.transport.info()}
 
     def close(self):
         """Close the link."""
@@ -675,7 +701,8 @@ def _check_options(timeout, retries, progress):
         raise ValueError(f"progress must be None, True or False, not {progress!r}")
 
 
-def _socket_address(url):
+def socket_address(url):
+    """Return (host, port) of ``socket://HOST:PORT`` (an IPv6 host in brackets)."""
     rest = url[len("socket://"):].rstrip("/")
     host, sep, port = rest.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -694,13 +721,14 @@ def open_device(url_or_transport, *, timeout=5.0, retries=3, progress=None,
     ----------
     url_or_transport : str or transport
         ``socket://host:port`` (TCP: the virtual board, a network bridge); any other pyserial
-        URL or a serial device path (``/dev/ttyUSB1``, ``COM3``); or a transport object with
-        ``write(bytes)``, ``read(timeout) -> bytes`` and ``close()``
-        (``spikecore.emulator.EmulatorTransport``).
+        URL or a serial device path (``/dev/ttyUSB1``, ``COM3``); or a
+        ``spikecore.transport.Transport`` (``spikecore.emulator.EmulatorTransport``,
+        ``spikecore.sim.rtl.RtlTransport``, ...).
     timeout : float
         Seconds without a reply byte after which a request is sent again.
     retries : int
-        How many times one request may be sent again before :class:`LinkError`.
+        How many times one request may be sent again after its frame or its reply was
+        damaged or lost, before :class:`LinkError`.
     progress : bool or None
         Show progress bars on long loads and runs: None when stderr is a terminal.
     baudrate : int
@@ -721,18 +749,15 @@ def open_device(url_or_transport, *, timeout=5.0, retries=3, progress=None,
         if url.startswith("socket://") and "?" not in url:
             if options:
                 raise TypeError(f"socket:// takes no options, not {sorted(options)}")
-            transport = SocketTransport(*_socket_address(url), timeout=timeout)
+            transport = SocketTransport(*socket_address(url), timeout=timeout)
         else:
             transport = SerialTransport(url, baudrate=baudrate, timeout=timeout, **options)
         name = url
     else:
         transport = url_or_transport
-        missing = [m for m in ("write", "read", "close") if not callable(
-            getattr(transport, m, None))]
-        if missing:
-            raise TypeError(f"open_device() takes a URL or a transport with write(), read() "
-                            f"and close(); {type(transport).__name__} has no "
-                            f"{', '.join(missing)}")
+        if not isinstance(transport, Transport):
+            raise TypeError(f"open_device() takes a URL or a spikecore.transport.Transport, "
+                            f"not {type(transport).__name__}")
         if options:
             raise TypeError(f"a transport takes no options, not {sorted(options)}")
         name = getattr(transport, "name", None) or repr(transport)

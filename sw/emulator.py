@@ -20,6 +20,7 @@ from .model import Model
 from .network import Learning, Network
 from .spec import (Command, Counter, NeuronField, ResetFlags, Setting, Space, StateField,
                    Status)
+from .transport import Transport
 
 __all__ = ["DeviceEmulator", "EmulatorTransport", "DEFAULT_CLK_HZ", "DEFAULT_BAUD"]
 
@@ -70,7 +71,7 @@ class DeviceEmulator:
         Reported by IDENTIFY (1 … 65535). The emulator itself never runs out of room.
     max_payload : int
         The longest payload it takes and sends (``spec.MIN_PAYLOAD`` … ``spec.MAX_PAYLOAD``),
-        reported by IDENTIFY: longer frames get ``BAD_LENGTH``, as on a device built with that
+        reported by IDENTIFY: longer frames get ``BAD_FRAME``, as on a device built with that
         limit.
 
     Members
@@ -140,8 +141,11 @@ class DeviceEmulator:
 
     def _handle(self, item):
         if isinstance(item, protocol.FrameError):
-            # Frame-level errors leave the sequence state alone.
-            return protocol.encode_frame(protocol.reply_payload(item.seq, item.status))
+            # Frame-level errors leave the sequence state alone. A frame too short or too long
+            # to hold a payload did not arrive intact either: BAD_FRAME, like a COBS error
+            # (BAD_LENGTH is a command's status only).
+            status = Status.BAD_CRC if item.status is Status.BAD_CRC else Status.BAD_FRAME
+            return protocol.encode_frame(protocol.reply_payload(item.seq, status))
         seq, command = item[0], item[1]
         if command == Command.IDENTIFY.value:
             self._last, self._expect = None, (seq + 1) & 0xFF
@@ -197,8 +201,27 @@ class DeviceEmulator:
             raise _Reject(Status.BAD_VALUE, int(bad[0]))
         if valid < count:
             raise _Reject(Status.BAD_ADDRESS, valid)
+        if space == Space.SETTING.value:
+            self._check_bounds(where, values)
         self._store(space, where, values)
         return b""
+
+    def _check_bounds(self, where, values):
+        """Refuse a SETTING block that would leave w_min > w_max (docs/protocol.md, WRITE).
+
+        The block is judged by the settings it leaves: its own W_MIN / W_MAX values where it
+        writes them, the current ones otherwise; the position is its first bound's.
+        """
+        written = dict(zip(where.tolist(), values.tolist()))
+        bounds = [Setting.W_MIN.value, Setting.W_MAX.value]
+        positions = [int(np.flatnonzero(where == a)[0]) for a in bounds if a in written]
+        if not positions:
+            return
+        lr = self.model.learning
+        w_min = written.get(Setting.W_MIN.value, lr.w_min)
+        w_max = written.get(Setting.W_MAX.value, lr.w_max)
+        if w_min > w_max:
+            raise _Reject(Status.BAD_VALUE, min(positions))
 
     def _read(self, payload):
         if len(payload) != protocol.HEADER_BYTES:
@@ -314,7 +337,7 @@ class DeviceEmulator:
                 if setting is Setting.W_EXP:
                     m.w_exp = value
                 else:
-                    # Learning checks each range; w_min > w_max is accepted, as on the device.
+                    # Learning checks each range; the block leaves w_min <= w_max (checked).
                     setattr(m.learning, setting.name.lower(), bool(value)
                             if setting is Setting.ENABLED else value)
         else:   # MASK
@@ -352,7 +375,7 @@ class DeviceEmulator:
         return np.array([counters[Counter(a)] for a in where.tolist()], dtype=np.int64)
 
 
-class EmulatorTransport:
+class EmulatorTransport(Transport):
     """A byte transport to a :class:`DeviceEmulator`, with optional damage on the wire.
 
     It has the small interface ``spikecore.driver`` uses: ``write(bytes)``,

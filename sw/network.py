@@ -194,12 +194,22 @@ def _positive(name, value):
     return int(value)
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 class _NetworkFile:
     """A network file opened for reading: each entry's kind and shape are checked from its
     header before its data is read, and every problem is a ValueError naming the file."""
 
     def __init__(self, path):
         self.path = path
+        try:
+            with open(path, "rb") as f:
+                if f.read(8) == _HDF5_SIGNATURE:
+                    raise ValueError(f"{path} is a NIR (HDF5) file, not a spikecore network: "
+                                     f"import it with spikecore.nir.from_nir(path, dt=...)")
+        except OSError:
+            pass                            # np.load reports it
         try:
             self._npz = np.load(path, allow_pickle=False)
         except FileNotFoundError:

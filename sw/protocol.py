@@ -275,23 +275,21 @@ class Identity(NamedTuple):
     rx_window: int
     max_payload: int
 
-    _SIZES = (1, 2, 2, 1, 4, 4, 2, 2)
-
     def to_bytes(self):
         """Return the data bytes of the IDENTIFY reply."""
-        return b"".join(int(value).to_bytes(size, "little")
-                        for value, size in zip(self, self._SIZES))
+        return spec.identify_bytes(**self._asdict())
 
 
 def parse_identify(data):
     """Return the :class:`Identity` in the data of an IDENTIFY reply."""
-    if len(data) != sum(Identity._SIZES):
-        raise ValueError(f"IDENTIFY data has {sum(Identity._SIZES)} bytes, not {len(data)}")
-    values, at = [], 0
-    for size in Identity._SIZES:
-        values.append(int.from_bytes(data[at:at + size], "little"))
+    size = sum(size for _, size in spec.IDENTIFY_FIELDS)
+    if len(data) != size:
+        raise ValueError(f"IDENTIFY data has {size} bytes, not {len(data)}")
+    values, at = {}, 0
+    for name, size in spec.IDENTIFY_FIELDS:
+        values[name] = int.from_bytes(data[at:at + size], "little")
         at += size
-    return Identity(*values)
+    return Identity(**values)
 
 
 # --- Values ----------------------------------------------------------------------------------
@@ -401,10 +399,6 @@ class RecordError(ValueError):
         self.kind, self.step = kind, step
 
 
-def _index_bytes(n):
-    return 1 if n <= 256 else 2
-
-
 def record_lengths(sets):
     """Return the bytes of each row's record and whether it is sparse (two arrays).
 
@@ -413,9 +407,9 @@ def record_lengths(sets):
     sets = np.asarray(sets, dtype=bool)
     n = sets.shape[1]
     counts = np.count_nonzero(sets, axis=1)
-    bitmap = (n + 7) // 8
-    sparse = (counts <= spec.RECORD_BITMAP - 1) & (counts * _index_bytes(n) < bitmap)
-    lengths = np.where(sparse, 1 + counts * _index_bytes(n), 1 + bitmap)
+    bitmap = spec.bitmap_bytes(n)
+    sparse = (counts <= spec.RECORD_BITMAP - 1) & (counts * spec.index_bytes(n) < bitmap)
+    lengths = np.where(sparse, 1 + counts * spec.index_bytes(n), 1 + bitmap)
     return lengths, sparse
 
 
@@ -431,8 +425,8 @@ def encode_records(sets):
     steps, n = sets.shape
     if steps == 0:
         return b""
-    idx = _index_bytes(n)
-    bitmap = (n + 7) // 8
+    idx = spec.index_bytes(n)
+    bitmap = spec.bitmap_bytes(n)
     lengths, sparse = record_lengths(sets)
     ends = np.cumsum(lengths)
     starts = ends - lengths
@@ -457,7 +451,7 @@ def encode_records(sets):
 
 def _record_starts(buf, steps, n):
     """Return the offset of each of *steps* records in *buf*; raise RecordError("length")."""
-    idx, bitmap = _index_bytes(n), (n + 7) // 8
+    idx, bitmap = spec.index_bytes(n), spec.bitmap_bytes(n)
     starts = []
     at, end = 0, len(buf)
     for step in range(steps):
@@ -488,7 +482,7 @@ def decode_records(buf, steps, n):
     if steps == 0:
         return out
     arr = np.frombuffer(buf, dtype=np.uint8)
-    idx, bitmap = _index_bytes(n), (n + 7) // 8
+    idx, bitmap = spec.index_bytes(n), spec.bitmap_bytes(n)
     headers = arr[starts]
     dense = headers == spec.RECORD_BITMAP
     bad_steps = []
@@ -533,7 +527,7 @@ def max_run_steps(n_neurons, max_payload=spec.MAX_PAYLOAD):
 
     That many spike records always fit the reply, whatever the spikes.
     """
-    return (max_payload - 2) // (1 + (n_neurons + 7) // 8)
+    return (max_payload - 2) // (1 + spec.bitmap_bytes(n_neurons))
 
 
 def split_run(inputs, n_neurons, *, max_payload=spec.MAX_PAYLOAD):

@@ -13,9 +13,11 @@ __all__ = [
     "WEIGHT_BITS", "WEIGHT_MIN", "WEIGHT_MAX", "REF_BITS", "REF_MAX", "W_EXP_MAX",
     "NEURON_RANGES", "LEARNING_RANGES",
     "Space", "NeuronField", "Setting", "StateField", "Counter", "Control",
+    "NEURON_FIELD_BYTES", "SETTING_BYTES", "STATE_FIELD_BYTES",
     "src_bits", "neuron_bits", "ADDR_BITS", "DATA_BITS",
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "MIN_PAYLOAD", "RX_WINDOW", "RECORD_BITMAP", "CRC_INIT",
-    "Command", "Status", "ResetFlags", "record_bytes",
+    "Command", "Status", "ResetFlags", "IDENTIFY_FIELDS", "identify_bytes", "index_bytes",
+    "bitmap_bytes", "record_bytes",
 ]
 
 # --- Neuron state and parameters -------------------------------------------------------------
@@ -149,6 +151,16 @@ class StateField(enum.Enum, shape=3):
     SPIKED = 5  # s_prev: the neuron spiked in the last step
 
 
+#: Bytes a value of each field takes on the wire (WRITE and READ ``width``): the fewest that
+#: hold its range, sign-extended; (bytes, signed) for the state, read back and masked.
+NEURON_FIELD_BYTES = {NeuronField.VTH: 3, NeuronField.BIAS: 3, NeuronField.DU: 2,
+                      NeuronField.DV: 2, NeuronField.T_REF: 1}
+SETTING_BYTES = 2
+STATE_FIELD_BYTES = {StateField.U: (3, True), StateField.V: (3, True),
+                     StateField.REF: (1, False), StateField.Y: (1, False),
+                     StateField.X: (1, False), StateField.SPIKED: (1, False)}
+
+
 class Counter(enum.Enum, shape=3):
     """Counter half selected in the COUNTER space."""
     STEPS_LO  = 0
@@ -166,7 +178,7 @@ class Control(enum.Enum, shape=2):
 # --- The UART link protocol (docs/protocol.md; shared by hw/link.py and the host driver) -----
 
 #: Version reported by IDENTIFY; bumped on any incompatible change of docs/protocol.md.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: Largest frame payload (sequence byte and command/status byte included, CRC excluded); a
 #: device reports its own limit (IDENTIFY's max_payload), a power of two from MIN_PAYLOAD up.
 MAX_PAYLOAD = 1024
@@ -194,9 +206,9 @@ class Status(enum.Enum, shape=8):
     """Status byte of a device-to-host frame: OK, or why nothing was applied."""
     OK              = 0x00
     BAD_CRC         = 0x01  # the frame's CRC did not match
-    BAD_FRAME       = 0x02  # COBS decoding or a UART framing error
+    BAD_FRAME       = 0x02  # the frame did not arrive intact: COBS, UART framing, its length
     UNKNOWN_COMMAND = 0x03
-    BAD_LENGTH      = 0x04  # payload length does not match the command, or is too long
+    BAD_LENGTH      = 0x04  # the payload does not match the command (or the reply won't fit)
     BAD_ADDRESS     = 0x05  # an address outside the space, or a space that forbids the access
     BAD_VALUE       = 0x06  # a value outside its field's range, or an input index too large
     OUT_OF_ORDER    = 0x07  # seq is neither the expected next one nor a retransmission
@@ -208,6 +220,27 @@ class ResetFlags(enum.Flag, shape=8):
     COUNTERS = 0x02  # steps and cycles counters to zero
 
 
+#: The IDENTIFY reply's data: (field, bytes) in order, little-endian (docs/protocol.md).
+IDENTIFY_FIELDS = (("version", 1), ("n_inputs", 2), ("n_neurons", 2), ("lanes", 1),
+                   ("clk_hz", 4), ("baud", 4), ("rx_window", 2), ("max_payload", 2))
+
+
+def identify_bytes(**values):
+    """Return the data bytes of an IDENTIFY reply with these field *values*."""
+    return b"".join(int(values[name]).to_bytes(size, "little")
+                    for name, size in IDENTIFY_FIELDS)
+
+
+def index_bytes(n_bits):
+    """Return the bytes of one member index in a sparse record of a set of *n_bits*."""
+    return 1 if n_bits <= 256 else 2
+
+
+def bitmap_bytes(n_bits):
+    """Return the bytes of a bitmap record's bitmap (its header byte not included)."""
+    return (n_bits + 7) // 8
+
+
 def record_bytes(n_members, n_bits):
     """Return the bytes of one step record with *n_members* set out of a set of *n_bits*.
 
@@ -215,8 +248,7 @@ def record_bytes(n_members, n_bits):
     *n_bits* > 256, per member; at most 254 members) unless the bitmap (header byte, then
     ``ceil(n_bits / 8)`` bytes) is not larger.
     """
-    index_bytes = 1 if n_bits <= 256 else 2
-    bitmap = (n_bits + 7) // 8
-    if n_members <= RECORD_BITMAP - 1 and n_members * index_bytes < bitmap:
-        return 1 + n_members * index_bytes
+    index, bitmap = index_bytes(n_bits), bitmap_bytes(n_bits)
+    if n_members <= RECORD_BITMAP - 1 and n_members * index < bitmap:
+        return 1 + n_members * index
     return 1 + bitmap

@@ -67,14 +67,30 @@ TOP_GEOMETRIES = [
 ]
 
 
-@pytest.mark.parametrize("n_inputs,n_neurons,lanes,options", TOP_GEOMETRIES)
-def test_top_against_emulator(n_inputs, n_neurons, lanes, options):
-    seed = random.randrange(2**32)
-    print(f"seed {seed}")
+def run_top(n_inputs, n_neurons, lanes, options, seed, testcase):
+    """Run the tb_top *testcase* on a Top of that geometry and those options."""
     params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "lanes": lanes, "divisor": 4,
               "clk_hz": 1_000_000, "rx_window": 4096, "seed": seed, **options}
     top = Top(n_inputs, n_neurons, lanes, divisor=params["divisor"], clk_hz=params["clk_hz"],
               **{key: params[key] for key in ("rx_window", *options)})
     name = f"top_{n_inputs}x{n_neurons}_l{lanes}" + "".join(
         f"_{key}{value}" for key, value in options.items())
-    run_cocotb(top, "cocotb.tb_top", name=name, extra_env={"TB_PARAMS": json.dumps(params)})
+    run_cocotb(top, "cocotb.tb_top", name=name, extra_env={"TB_PARAMS": json.dumps(params)},
+               testcase=testcase)
+
+
+@pytest.mark.parametrize("n_inputs,n_neurons,lanes,options", TOP_GEOMETRIES)
+def test_top_against_emulator(n_inputs, n_neurons, lanes, options):
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    run_top(n_inputs, n_neurons, lanes, options, seed, "session_matches_emulator")
+
+
+#: Geometries whose bitmaps have a byte beyond the bytes of the fewest spikes sent as one.
+RESET_GEOMETRIES = [TOP_GEOMETRIES[1], TOP_GEOMETRIES[3]]
+
+
+@pytest.mark.parametrize("n_inputs,n_neurons,lanes,options", RESET_GEOMETRIES)
+def test_top_reset_mid_run(n_inputs, n_neurons, lanes, options):
+    """A reset while the link collects a step's spikes leaves no stale bitmap byte behind."""
+    run_top(n_inputs, n_neurons, lanes, options, 0, "reset_mid_run")

@@ -357,3 +357,11 @@ def test_fill_and_put_are_checked_too():
         net.weights.put([0, 1], [5, 300])
     net.weights.put([0, 1], [5, -6])
     assert net.weights[0, 0] == 5 and net.weights[0, 1] == -6 and (net.vth == 10000).all()
+
+
+def test_a_nir_file_is_named_as_one(tmp_path):
+    path = tmp_path / "model.nir"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"is a NIR \(HDF5\) file, not a spikecore network: "
+                                         r"import it with spikecore.nir.from_nir"):
+        spikecore.Network.load(path)

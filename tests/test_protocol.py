@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from spikecore import protocol, spec
+from spikecore.emulator import DeviceEmulator
 from spikecore.protocol import (FrameDecoder, FrameError, RecordError, cobs_decode, cobs_encode,
                                 decode_records, encode_frame, encode_records)
-from spikecore.spec import Command, Space, Status
+from spikecore.spec import Command, Setting, Space, Status
 
 
 def test_crc_check_value():
@@ -271,3 +272,106 @@ def test_split_run_payload_limit_binds():
 def test_split_run_record_too_large():
     with pytest.raises(ValueError, match="does not fit in a RUN payload"):
         list(protocol.split_run(np.ones((1, 9000), bool), 16))
+
+
+# --- The device emulator: what a device accepts and answers ----------------------------------
+
+class Device:
+    """A power-up DeviceEmulator spoken to in single frames, seq counting up from 0."""
+
+    def __init__(self, n_inputs=4, n_neurons=8, **options):
+        self.emu = DeviceEmulator(n_inputs, n_neurons, **options)
+        self.seq = 0
+
+    def ask(self, payload):
+        """Send one request; return its reply (seq checked)."""
+        payload = bytes([self.seq]) + payload[1:]
+        self.seq = (self.seq + 1) & 0xFF
+        replies = FrameDecoder().feed(self.emu.feed(encode_frame(payload)))
+        assert len(replies) == 1 and not isinstance(replies[0], FrameError)
+        reply = protocol.parse_reply(replies[0])
+        assert reply.seq == payload[0]
+        return reply
+
+    def write_settings(self, first, values, width=1):
+        """WRITE *values* from setting *first*; return (status, position or None)."""
+        reply = self.ask(protocol.write_request(Space.SETTING, first.value, values, width))
+        return reply.status, protocol.parse_position(reply.data)
+
+    @property
+    def bounds(self):
+        lr = self.emu.model.learning
+        return lr.w_min, lr.w_max
+
+    def wire(self, data):
+        """Send raw wire bytes; return the replies as (seq, status, data)."""
+        return [tuple(protocol.parse_reply(p)) for p in FrameDecoder().feed(self.emu.feed(data))]
+
+
+def test_emulator_refuses_a_single_write_that_crosses_the_bounds():
+    # Power-up: w_min = w_max = 0. Each WRITE is judged by the settings it would leave.
+    dev = Device()
+    assert dev.write_settings(Setting.W_MIN, [1]) == (Status.BAD_VALUE, 0)     # (1, 0)
+    assert dev.write_settings(Setting.W_MAX, [-1]) == (Status.BAD_VALUE, 0)    # (0, -1)
+    assert dev.bounds == (0, 0)
+    assert dev.write_settings(Setting.W_MIN, [-10]) == (Status.OK, None)       # (-10, 0)
+    assert dev.write_settings(Setting.W_MAX, [-10]) == (Status.OK, None)       # equal: fine
+    assert dev.write_settings(Setting.W_MAX, [-11]) == (Status.BAD_VALUE, 0)
+    assert dev.write_settings(Setting.W_MIN, [-9]) == (Status.BAD_VALUE, 0)
+    assert dev.bounds == (-10, -10)
+
+
+def test_emulator_judges_a_block_by_the_settings_it_leaves():
+    dev = Device()
+    assert dev.write_settings(Setting.W_MIN, [50, 60]) == (Status.OK, None)    # (0,0) -> up
+    assert dev.bounds == (50, 60)
+    # (50, 60) -> (-60, -50): W_MIN first, so one at a time W_MAX = -50 would cross; the block
+    # leaves (-60, -50) and is fine.
+    assert dev.write_settings(Setting.W_MIN, [-60, -50]) == (Status.OK, None)
+    assert dev.bounds == (-60, -50)
+    # Crossing blocks: BAD_VALUE at the position of the block's first bound, nothing applied.
+    assert dev.write_settings(Setting.W_MIN, [10, 5]) == (Status.BAD_VALUE, 0)
+    assert dev.write_settings(Setting.Y_DECAY, [7, 10, 5], 2) == (Status.BAD_VALUE, 1)
+    # A block that ends at W_MIN is judged with the current w_max (-50).
+    assert dev.write_settings(Setting.A_PLUS, [1, 2, 3, 4, 5, 6, -49]) == (Status.BAD_VALUE, 6)
+    # A block that starts at W_MAX is judged with the current w_min (-60).
+    assert dev.write_settings(Setting.W_MAX, [-61]) == (Status.BAD_VALUE, 0)
+    assert dev.bounds == (-60, -50)
+    assert dev.emu.model.learning.a_plus == 0 and dev.emu.model.learning.y_decay == 0
+    # The whole settings block, as the driver writes it on load.
+    every = [3, 1, 16, 16, 64, 64, 224, 224, -128, 127]
+    assert dev.write_settings(Setting.W_EXP, every, 2) == (Status.OK, None)
+    assert dev.bounds == (-128, 127) and dev.emu.model.w_exp == 3
+
+
+def test_emulator_checks_each_position_before_the_bounds():
+    # The address and the range of every position come first; the bounds rule last.
+    dev = Device()
+    assert dev.write_settings(Setting.W_MIN, [10, 999], 2) == (Status.BAD_VALUE, 1)
+    assert dev.write_settings(Setting.W_MAX, [-1, 0]) == (Status.BAD_ADDRESS, 1)
+    assert dev.write_settings(Setting.W_MIN, [5, 4, 0]) == (Status.BAD_ADDRESS, 2)
+    assert dev.write_settings(Setting.W_MIN, [5, 4]) == (Status.BAD_VALUE, 0)
+    assert dev.bounds == (0, 0)
+
+
+def test_emulator_answers_frame_level_length_errors_bad_frame():
+    # 1 … 3 decoded bytes, or more than max_payload + 2: the frame did not arrive intact.
+    # BAD_LENGTH is a command's status only; neither touches the sequence state.
+    dev = Device(max_payload=64)
+    assert dev.ask(protocol.identify_request(seq=0)).status is Status.OK      # expect 1
+    assert dev.wire(cobs_encode(b"\x05") + b"\x00") == [(5, Status.BAD_FRAME, b"")]
+    assert dev.wire(cobs_encode(b"\x05\x01\x02") + b"\x00") == [(5, Status.BAD_FRAME, b"")]
+    too_long = bytes([1, Command.RUN.value]) + bytes(63)                      # 65 bytes
+    assert dev.wire(encode_frame(too_long)) == [(1, Status.BAD_FRAME, b"")]
+    longest = protocol.read_request(Space.WEIGHT, 0, 1, 1, seq=1) + bytes(64 - 9)
+    # Seq 1 is still the one expected: it executes, and its status is a command's.
+    assert dev.wire(encode_frame(longest)) == [(1, Status.BAD_LENGTH, b"")]
+    assert dev.wire(encode_frame(protocol.reset_request(0, seq=3))) == [
+        (3, Status.OUT_OF_ORDER, b"")]
+    assert dev.wire(encode_frame(protocol.reset_request(0, seq=2))) == [(2, Status.OK, b"")]
+
+
+def test_emulator_reports_protocol_version_2():
+    dev = Device()
+    identity = protocol.parse_identify(dev.ask(protocol.identify_request()).data)
+    assert identity.version == spec.PROTOCOL_VERSION == 2

@@ -99,7 +99,7 @@ def test_geometry_is_checked(sim):
 
 def test_info_and_close(sim_exe):
     core = spikecore.connect("sim://", n_inputs=N_INPUTS, n_neurons=N_NEURONS)
-    board = core.virtual_board
+    board = core.link.transport.board
     info = core.info()
     assert info["backend"] == "sim"
     assert info["n_inputs"] == N_INPUTS and info["n_neurons"] == N_NEURONS

@@ -177,6 +177,83 @@ def test_client_vanishes_mid_frame(ref, cut):
     ref.advance(30)
 
 
+def recv_replies(sock, count, timeout=10.0):
+    """Read from *sock* until *count* replies have arrived; return the bytes."""
+    sock.settimeout(timeout)
+    data = b""
+    while len(replies(data)) < count:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {len(replies(data))} of {count} replies"
+        data += chunk
+    return data
+
+
+def next_client_items(board, seq):
+    """A raw client opens (lone 0x00) and identifies with *seq*: return everything it
+    decodes (the identify reply, then nothing more for 0.3 s) and how long the reply took."""
+    from spikecore import protocol
+    with socket.create_connection(address(board.url)) as s:
+        t = time.monotonic()
+        s.sendall(b"\x00" + identify_frame(seq))
+        data = recv_replies(s, 1)
+        took = time.monotonic() - t
+        s.settimeout(0.3)
+        try:
+            data += s.recv(65536)
+        except TimeoutError:
+            pass
+    return protocol.FrameDecoder().feed(data) or [], took
+
+
+def assert_identify_only(items, seq):
+    from spikecore import protocol
+    from spikecore.spec import Status
+    assert len(items) == 1 and isinstance(items[0], bytes), items
+    reply = protocol.parse_reply(items[0])
+    assert (reply.seq, reply.status) == (seq, Status.OK)
+
+
+@pytest.mark.parametrize("cut", [1, 300])
+def test_fragment_reply_is_not_the_next_clients(ref, cut):
+    # The fragment a vanished client left is ended and answered before the next client is
+    # served: its reply (BAD_FRAME...) does not reach the next client.
+    from spikecore import protocol
+    from spikecore.spec import Space
+    frame = protocol.encode_frame(protocol.write_request(Space.WEIGHT, 0, [9] * 600, 1, seq=9))
+    raw_client(ref.board, frame[:cut], linger=0.1)
+    items, took = next_client_items(ref.board, 0x51)
+    print(f"next client's reply after {took:.3f} s")
+    assert_identify_only(items, 0x51)
+    ref.check_unchanged()
+    ref.advance(30)
+
+
+def test_owed_run_reply_is_not_the_next_clients(ref):
+    # A client pipelines two RUNs and leaves once the first one's reply is in: the second
+    # runs (the state moves on) and its reply, on the wire as the client leaves, is
+    # discarded, not handed to the next client.
+    from spikecore import protocol
+    frames, chunks = [], []
+    for seq, steps in ((0x61, 250), (0x62, 80)):
+        chunk = ref.inputs[ref.next:ref.next + steps]
+        ref.next += steps
+        chunks.append(chunk)
+        frames.append(protocol.encode_frame(
+            protocol.run_request(protocol.encode_records(chunk), steps, seq=seq)))
+    with socket.create_connection(address(ref.board.url)) as s:
+        s.sendall(b"\x00" + identify_frame(0x60))
+        recv_replies(s, 1)
+        s.sendall(frames[0] + frames[1])
+        assert [seq for seq, _, _ in replies(recv_replies(s, 1))] == [0x61]
+    items, took = next_client_items(ref.board, 0x63)
+    print(f"next client's reply after {took:.3f} s")
+    assert_identify_only(items, 0x63)
+    for chunk in chunks:                           # the board ran both: so does the model
+        ref.model.run(chunk)
+    ref.check_unchanged()
+    ref.advance(30)
+
+
 def test_truncated_frames_then_garbage(ref):
     from spikecore import protocol
     from spikecore.spec import Space, Status

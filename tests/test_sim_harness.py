@@ -1,7 +1,8 @@
 """The virtual-board harness (sim/harness.cpp) on a stand-in top level that echoes bytes + 1.
 
 These check the harness itself: UART bit timing in both directions, the TCP and pty bridges,
-clients that vanish mid-stream or send garbage, the next client, and ``spikecore sim``.
+clients that vanish mid-stream or send garbage, the next client, idle clients, and
+``spikecore sim``. A few run on the real core (``simboard``), where replies are frames.
 """
 
 import os
@@ -13,9 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim_standin import make_echo_top
+from simboard import N_INPUTS, N_NEURONS, needs_top, sim_exe  # noqa: F401 (fixture)
 from spikecore.sim import VirtualBoard, build
 
 TESTS = Path(__file__).resolve().parent
@@ -143,6 +146,158 @@ def test_clients_wait_their_turn(board):
     second.close()
 
 
+def test_burst_then_close_frees_the_board_at_once(board):
+    # 512 KiB (1.7 s of wire time here) and the end of the stream (a FIN behind the backlog,
+    # as from a client that has read its replies): the next client is served at once, and the
+    # byte on the wire as the first one left does not garble its first byte.
+    host_port = address(board.url)
+    with socket.create_connection(host_port) as first:
+        first.sendall(b"\x55" * (512 << 10))
+        first.shutdown(socket.SHUT_WR)
+        t = time.monotonic()
+        with socket.create_connection(host_port) as s:
+            data = bytes(range(256))
+            s.sendall(data)
+            assert recv_exactly(s, len(data)) == plus_one(data)
+            took = time.monotonic() - t
+    print(f"next client served after {took:.3f} s")
+    assert took < 0.5
+
+
+def test_clients_come_and_go(board):
+    # Many clients that connect and leave (some after a byte or a burst, some reset) do not
+    # hold up the next one, and none of their replies reach it.
+    host_port = address(board.url)
+    t = time.monotonic()
+    for i in range(40):
+        s = socket.create_connection(host_port)
+        if i % 3 == 1:
+            s.sendall(bytes([i]) * (1 + 100 * i))
+        if i % 4 == 2:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        s.close()
+    with socket.create_connection(host_port) as s:
+        s.sendall(b"\xf0\xf1")
+        assert recv_exactly(s, 2) == b"\xf1\xf2"
+        took = time.monotonic() - t
+        s.setblocking(False)
+        time.sleep(0.2)
+        with pytest.raises(BlockingIOError):
+            s.recv(1)
+    print(f"40 clients came and went, the next served after {took:.3f} s")
+    assert took < 0.9          # no connection had to retry (a full listen backlog: 1 s)
+
+
+def test_client_closing_mid_reply(board):
+    # A client that reads part of its replies and leaves (a reset, as it leaves unread data).
+    host_port = address(board.url)
+    s = socket.create_connection(host_port)
+    s.sendall(bytes(range(1, 256)) * 64)
+    recv_exactly(s, 1000)
+    s.close()
+    t = time.monotonic()
+    with socket.create_connection(host_port) as s:
+        s.sendall(b"next")
+        assert recv_exactly(s, 4) == b"ofyu"
+        took = time.monotonic() - t
+        s.setblocking(False)
+        time.sleep(0.2)
+        with pytest.raises(BlockingIOError):
+            s.recv(1)
+    print(f"next client served after {took:.3f} s")
+    assert took < 0.5
+
+
+def holder_and_waiter(url, idle_limit):
+    """An idle client holds the board, a second one waits: return when the second is served
+    (seconds after it connected) and whether the first was disconnected."""
+    host_port = address(url)
+    with socket.create_connection(host_port) as holder:
+        holder.sendall(b"\x01")
+        assert recv_exactly(holder, 1) == b"\x02"
+        with socket.create_connection(host_port) as waiter:
+            t = time.monotonic()
+            waiter.sendall(b"\x10")
+            assert recv_exactly(waiter, 1, timeout=idle_limit + 10) == b"\x11"
+            took = time.monotonic() - t
+        holder.settimeout(1)
+        try:
+            dropped = holder.recv(1) == b""
+        except ConnectionResetError:
+            dropped = True
+    return took, dropped
+
+
+def test_idle_client_gives_way_to_a_waiting_one(echo_exe):
+    with VirtualBoard(echo_exe, idle_limit=1.0) as b:
+        took, dropped = holder_and_waiter(b.url, 1.0)
+    print(f"waiting client served after {took:.3f} s")
+    assert dropped and 0.5 < took < 3
+
+
+def test_lone_idle_client_keeps_the_board(echo_exe):
+    with VirtualBoard(echo_exe, idle_limit=0.5) as b:
+        with socket.create_connection(address(b.url)) as s:
+            s.sendall(b"\x01")
+            assert recv_exactly(s, 1) == b"\x02"
+            time.sleep(1.5)
+            s.sendall(b"\x02")
+            assert recv_exactly(s, 1) == b"\x03"
+
+
+def test_busy_client_is_not_idle(echo_exe):
+    # A client that keeps talking keeps the board, however long, while another waits.
+    with VirtualBoard(echo_exe, idle_limit=0.5) as b:
+        host_port = address(b.url)
+        with socket.create_connection(host_port) as s:
+            s.sendall(b"\x20")
+            assert recv_exactly(s, 1) == b"\x21"
+            waiter = socket.create_connection(host_port)
+            waiter.sendall(b"\x10")
+            for i in range(15):
+                s.sendall(bytes([i]))
+                assert recv_exactly(s, 1) == bytes([i + 1])
+                time.sleep(0.1)
+            assert select.select([waiter], [], [], 0)[0] == []
+        with waiter:
+            assert recv_exactly(waiter, 1) == b"\x11"
+
+
+def test_idle_limit_checks_its_argument(echo_exe, capsys):
+    with pytest.raises(ValueError, match="idle_limit must be a number >= 0, not -1"):
+        VirtualBoard(echo_exe, idle_limit=-1)
+    err = subprocess.run([str(echo_exe), "--idle-limit", "soon"], capture_output=True,
+                         text=True, timeout=30).stderr
+    assert "--idle-limit must be a number of seconds >= 0, not soon" in err
+    from spikecore.sim.serve import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--n-inputs", "8", "--n-neurons", "16", "--idle-limit", "-1"])
+    assert exit_.value.code == 2
+    assert "must be a number of seconds >= 0, not -1" in capsys.readouterr().err
+
+
+@pytest.fixture
+def core_board(sim_exe):
+    with VirtualBoard(sim_exe) as b:
+        yield b
+
+
+@needs_top
+def test_backlog_of_a_closed_client_is_discarded(core_board):
+    # 512 KiB of 0x55 (one endless frame) and gone: the next driver connects, identifies and
+    # runs at once (the harness used to feed the whole backlog to the device first: 40 s).
+    import spikecore
+    with socket.create_connection(address(core_board.url)) as s:
+        s.sendall(b"\x55" * (512 << 10))
+    t = time.monotonic()
+    with spikecore.connect(core_board.url, timeout=5, retries=0) as core:
+        spikes = core.run(np.zeros((5, N_INPUTS), dtype=bool))
+        took = time.monotonic() - t
+    print(f"connect + identify + run served {took:.3f} s after the burst")
+    assert spikes.shape == (5, N_NEURONS)
+    assert took < 5
+
+
 def test_reader_slower_than_device(board):
     # 64 KiB in flight both ways: socket buffers fill, nothing is lost or reordered.
     data = bytes(random.Random(1).randrange(256) for _ in range(1 << 16))
@@ -214,6 +369,17 @@ def test_spikecore_sim_prints_url(echo_exe):
         socket.create_connection(address(url), timeout=2).close()
 
 
+def test_spikecore_sim_idle_limit(echo_exe):
+    proc = spikecore_sim("--port", "0", "--idle-limit", "1")
+    try:
+        url = first_line(proc).split()[-1]
+        took, dropped = holder_and_waiter(url, 1.0)
+        assert dropped and 0.5 < took < 3
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
 def test_spikecore_sim_pty(echo_exe):
     import serial
     proc = spikecore_sim("--pty")
@@ -278,3 +444,48 @@ def test_waveforms_on_request(tmp_path):
             assert recv_exactly(s, 1) == b"\x56"
     text = vcd.read_text()
     assert "$var" in text and " rx " in text and " tx " in text
+
+
+@pytest.mark.parametrize("host", ["localhost", "::1", "127.0.0.1"])
+def test_spikecore_sim_listens_on_names_and_ipv6(echo_exe, host):
+    proc = spikecore_sim("--host", host)
+    try:
+        url = first_line(proc).split()[-1]
+        assert url.startswith("socket://"), url
+        rest = url[len("socket://"):]
+        addr, port = rest.rsplit(":", 1)
+        with socket.create_connection((addr.strip("[]"), int(port)), timeout=5) as s:
+            s.sendall(b"abc")
+            assert recv_exactly(s, 3) == b"bcd"
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "0", "--pty"], "argument --pty: not allowed with argument --port"),
+    (["--port", "5", "--pty"], "argument --pty: not allowed with argument --port"),
+    (["--host", "no.such.host.invalid"], "bad --host no.such.host.invalid"),
+])
+def test_spikecore_sim_refuses_conflicting_or_bad_places(echo_exe, args, message):
+    proc = spikecore_sim(*args)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and message in err, err
+    assert "Traceback" not in err
+
+
+@needs_top
+def test_a_frame_decoding_to_nothing_is_owed_no_reply(sim_exe):
+    # 01 00 is COBS for an empty payload: the device ignores it like 00, so the next client
+    # must not wait for a reply the harness thought was owed (it waited 3-9 s).
+    from spikecore.protocol import encode_frame
+    with VirtualBoard(sim_exe) as board:
+        with socket.create_connection(address(board.url), timeout=5) as s:
+            s.sendall(b"\x00" + encode_frame(bytes([1, 1])) + b"\x01\x00")
+            time.sleep(0.5)
+        started = time.monotonic()
+        with socket.create_connection(address(board.url), timeout=5) as s:
+            s.sendall(b"\x00" + encode_frame(bytes([2, 1])))
+            s.settimeout(5)
+            assert s.recv(64)
+        assert time.monotonic() - started < 1.5

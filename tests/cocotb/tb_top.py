@@ -3,9 +3,10 @@
 Every exchange is sent bit by bit on the rx line; the reply bytes decoded from the tx line
 must equal, byte for byte, what ``spikecore.emulator.DeviceEmulator`` (the protocol on the
 golden model) answers to the same bytes. Exchanges cover a whole load / run / read-back
-session, pipelined frames, and every error status. ``TB_PARAMS`` (JSON): ``n_inputs``,
-``n_neurons``, ``lanes``, ``divisor``, ``clk_hz``, ``rx_window``, ``seed``, and optionally
-``max_payload`` (the Top's and the emulator's; default ``spec.MAX_PAYLOAD``).
+session, pipelined frames, every error status, the w_min <= w_max rule, and a device reset in
+the middle of a RUN. ``TB_PARAMS`` (JSON): ``n_inputs``, ``n_neurons``, ``lanes``,
+``divisor``, ``clk_hz``, ``rx_window``, ``seed``, and optionally ``max_payload`` (the Top's
+and the emulator's; default ``spec.MAX_PAYLOAD``).
 """
 
 import json
@@ -15,14 +16,15 @@ import random
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from spikecore import spec
 from spikecore.emulator import DeviceEmulator
-from spikecore.protocol import encode_frame
-from spikecore.spec import (Command, Counter, NeuronField, Setting, Space, StateField,
+from spikecore.protocol import FrameDecoder, encode_frame, parse_position, parse_reply
+from spikecore.spec import (Command, Counter, NeuronField, Setting, Space, StateField, Status,
                             neuron_bits, src_bits)
 from randnet import random_network
+from spikecore import Network
 from uart_bfm import LineDriver, LineMonitor
 
 PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
@@ -31,6 +33,11 @@ PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
 def code(value):
     """Return the number of an enum member (or of a plain int, for codes that do not exist)."""
     return getattr(value, "value", value)
+
+
+def statuses(wire):
+    """Return the statuses of the reply frames in *wire*."""
+    return [parse_reply(payload).status for payload in FrameDecoder().feed(wire)]
 
 
 def u(value, size):
@@ -140,35 +147,102 @@ def corrupt(wire, rng):
     return bytes(wire)
 
 
-@cocotb.test()
-async def session_matches_emulator(dut):
-    p = PARAMS
-    n_in, N, d = p["n_inputs"], p["n_neurons"], p["divisor"]
-    rng = random.Random(p["seed"])
-    max_payload = p.get("max_payload", spec.MAX_PAYLOAD)
-    emulator = DeviceEmulator(n_in, N, lanes=p["lanes"], clk_hz=p["clk_hz"],
-                              baud=p["clk_hz"] // d, rx_window=p["rx_window"],
-                              max_payload=max_payload)
-    Clock(dut.clk, 10, unit="ns").start()
-    line = LineDriver(dut.clk, dut.rx, d)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    monitor = LineMonitor(dut.clk, dut.tx, d)
+class TopBench:
+    """Clock, reset, the rx line's driver and the tx line's monitor around a Top, and the
+    emulator that must answer the same bytes."""
 
-    async def exchange(wire, what):
+    def __init__(self, dut, params):
+        self.dut, self.p = dut, params
+        self.d = params["divisor"]
+        self.max_payload = params.get("max_payload", spec.MAX_PAYLOAD)
+        self.emulator = None
+        Clock(dut.clk, 10, unit="ns").start()
+        self.line = LineDriver(dut.clk, dut.rx, self.d)
+        self.monitor = None
+
+    async def start(self):
+        await self.reset()
+        self.monitor = LineMonitor(self.dut.clk, self.dut.tx, self.d)
+
+    async def reset(self, clocks=3):
+        """Hold the Top's reset for *clocks*; from then on it answers as a device powered up."""
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, clocks)
+        self.dut.rst.value = 0
+        p = self.p
+        self.emulator = DeviceEmulator(p["n_inputs"], p["n_neurons"], lanes=p["lanes"],
+                                       clk_hz=p["clk_hz"], baud=p["clk_hz"] // self.d,
+                                       rx_window=p["rx_window"], max_payload=self.max_payload)
+
+    async def exchange(self, wire, what):
         """Send *wire*; wait for the emulator's reply bytes to come back; compare."""
-        want = emulator.feed(wire)
+        clk, d, monitor = self.dut.clk, self.d, self.monitor
+        want = self.emulator.feed(wire)
         start = len(monitor.bytes_)
-        await line.send(wire)
+        await self.line.send(wire)
         budget = 20 * d * (len(want) + 4) + 400_000
         while len(monitor.bytes_) - start < len(want) and budget > 0:
-            await ClockCycles(dut.clk, 64)
+            await ClockCycles(clk, 64)
             budget -= 64
-        await ClockCycles(dut.clk, 12 * d)      # nothing more may follow
+        await ClockCycles(clk, 12 * d)          # nothing more may follow
         got = bytes(monitor.bytes_[start:])
         assert got == want, f"{what}: device replied {got.hex()}, emulator {want.hex()}"
         assert monitor.stop_errors == 0
+        return got
+
+    async def reset_after_spikes(self, count):
+        """Reset the Top once *count* spikes have left the core (``spike`` pulses)."""
+        seen = 0
+        while seen < count:
+            await RisingEdge(self.dut.clk)
+            await ReadOnly()
+            seen += int(self.dut.spike.value)
+        await FallingEdge(self.dut.clk)
+        await self.reset()
+
+
+def bounds_frames(s, w_min, w_max):
+    """Return (payload, status, position) of WRITEs that cross or touch w_min <= w_max: one
+    bound at a time and as blocks, in both directions. The last restores (*w_min*, *w_max*).
+
+    Each status is derived by hand from the settings the WRITE would leave (in the comments).
+    """
+    W_MIN, W_MAX = Setting.W_MIN.value, Setting.W_MAX.value
+    OK, BAD_VALUE, BAD_ADDRESS = Status.OK, Status.BAD_VALUE, Status.BAD_ADDRESS
+    return [
+        (s.write(Space.SETTING, W_MIN, [-10, 10], 1), OK, None),          # (-10, 10)
+        (s.write(Space.SETTING, W_MIN, [11], 1), BAD_VALUE, 0),           # (11, 10)
+        (s.write(Space.SETTING, W_MAX, [-11], 1), BAD_VALUE, 0),          # (-10, -11)
+        (s.write(Space.SETTING, W_MIN, [10], 1), OK, None),               # (10, 10)
+        (s.write(Space.SETTING, W_MIN, [-10], 1), OK, None),              # (-10, 10)
+        (s.write(Space.SETTING, W_MIN, [50], 1), BAD_VALUE, 0),           # up, min first
+        (s.write(Space.SETTING, W_MAX, [60], 1), OK, None),               # up, max first
+        (s.write(Space.SETTING, W_MIN, [50], 1), OK, None),               # (50, 60)
+        (s.write(Space.SETTING, W_MAX, [-50], 1), BAD_VALUE, 0),          # down, max first
+        (s.write(Space.SETTING, W_MIN, [-60], 1), OK, None),              # down, min first
+        (s.write(Space.SETTING, W_MAX, [-50], 1), OK, None),              # (-60, -50)
+        (s.write(Space.SETTING, W_MIN, [50, 60], 2), OK, None),           # a block, up
+        (s.write(Space.SETTING, W_MIN, [-60, -50], 2), OK, None),         # a block, down
+        (s.write(Space.SETTING, W_MIN, [10, 5], 1), BAD_VALUE, 0),        # (10, 5)
+        (s.write(Space.SETTING, Setting.Y_DECAY.value, [7, 10, 5], 2), BAD_VALUE, 1),
+        (s.write(Space.SETTING, Setting.A_PLUS.value, [1, 2, 3, 4, 5, 6, -49], 1),
+         BAD_VALUE, 6),                                                   # (-49, -50)
+        (s.write(Space.SETTING, W_MAX, [-61], 1), BAD_VALUE, 0),          # (-60, -61)
+        (s.write(Space.SETTING, W_MIN, [10, 999], 2), BAD_VALUE, 1),      # 999: out of range
+        (s.write(Space.SETTING, W_MAX, [-100, 0], 1), BAD_ADDRESS, 1),    # no setting 10
+        (s.write(Space.SETTING, W_MIN, [w_min, w_max], 2), OK, None),
+    ]
+
+
+@cocotb.test()
+async def session_matches_emulator(dut):
+    p = PARAMS
+    n_in, N = p["n_inputs"], p["n_neurons"]
+    rng = random.Random(p["seed"])
+    tb = TopBench(dut, p)
+    await tb.start()
+    exchange = tb.exchange
+    max_payload = tb.max_payload
 
     s = Session(n_in, N, max_payload=max_payload)
     net = random_network(n_in, N, p["seed"], learning=True)
@@ -178,6 +252,12 @@ async def session_matches_emulator(dut):
     await exchange(b"".join(frame(f) for f in load_frames(s, net)), "load, pipelined")
     await exchange(b"".join(frame(f) for f in run_frames(s, rng, 40, 7)), "run 40 steps")
     await exchange(b"".join(frame(f) for f in readback_frames(s)), "read back")
+    for k, (payload, status, position) in enumerate(
+            bounds_frames(s, net.learning.w_min, net.learning.w_max)):
+        what = f"bounds {k} ({payload.hex()})"
+        reply = parse_reply(FrameDecoder().feed(await exchange(frame(payload), what))[0])
+        assert (reply.status, parse_position(reply.data)) == (status, position), what
+    await exchange(frame(s.read(Space.SETTING, 0, len(Setting), 2)), "settings read back")
 
     # Errors, each answered, nothing applied, the next command fine.
     good = s.write(Space.WEIGHT, 5, [1, 2, 3], 1)
@@ -221,11 +301,14 @@ async def session_matches_emulator(dut):
         bad.append(s.run([s.record([], n_in, False), pad]))                    # padding bit
     for k, payload in enumerate(bad):
         await exchange(frame(payload), f"bad command {k} ({payload.hex()})")
-    # Payloads of 1 and 0 bytes, empty frames, 1 decoded byte, a block cut short.
-    await exchange(frame(b"\x01") + frame(b"") + bytes(20) + b"\x02\x03\x00"
-                   + b"\x07\x01\x02\x00", "short and malformed")
-    await exchange(frame(bytes([s.seq, Command.RUN.value]) + bytes(max_payload)),
-                   "a frame longer than max_payload")
+    # Payloads of 1 and 0 bytes, empty frames, 1 decoded byte, a block cut short: none is a
+    # frame that arrived intact (BAD_FRAME, the seq a fragment's first byte or 0).
+    got = await exchange(frame(b"\x01") + frame(b"") + bytes(20) + b"\x02\x03\x00"
+                         + b"\x07\x01\x02\x00", "short and malformed")
+    assert statuses(got) == [Status.BAD_FRAME] * 4
+    got = await exchange(frame(bytes([s.seq, Command.RUN.value]) + bytes(max_payload)),
+                         "a frame longer than max_payload")
+    assert statuses(got) == [Status.BAD_FRAME]
     await exchange(bytes(rng.randrange(1, 256) for _ in range(300)) + b"\x00", "garbage")
 
     # After all that: the state is what the golden model says.
@@ -235,3 +318,64 @@ async def session_matches_emulator(dut):
     s.seq = 4
     await exchange(frame(s.payload(Command.RESET, bytes([1]))), "reset the state")
     await exchange(b"".join(frame(f) for f in readback_frames(s)), "read back after reset")
+
+
+def spiking_network(n_inputs, n_neurons, spiking):
+    """Return a network whose neurons in *spiking* spike every step and the others never.
+
+    No weights, no decay, no refractory steps, threshold 0: each step v is the bias, 1 for the
+    neurons in *spiking* (1 > 0: a spike) and 0 for the others.
+    """
+    net = Network(n_inputs, n_neurons, seed=None)
+    net.weights[:] = 0
+    for name in ("vth", "bias", "du", "dv", "t_ref"):
+        getattr(net, name)[:] = 0
+    net.bias[list(spiking)] = 1
+    net.w_exp = 0
+    net.learning.enabled = False
+    return net
+
+
+@cocotb.test()
+async def reset_mid_run(dut):
+    """A reset while a RUN collects its spikes; afterwards the Top is a device powered up.
+
+    Memories keep their contents through a reset. Network A makes every neuron spike, and the
+    reset comes once the link has put A's first bitmap bytes into its memory, before the end
+    of the step would have cleared them. Network B makes neurons 0 … m − 1 spike, just enough
+    for a bitmap record, whose bytes the link takes from that memory: they must be B's.
+    """
+    p = PARAMS
+    n_in, N = p["n_inputs"], p["n_neurons"]
+    tb = TopBench(dut, p)
+    await tb.start()
+    bitmap, index_bytes = (N + 7) // 8, 1 if N <= 256 else 2
+    m = -(-bitmap // index_bytes)           # the fewest spikes sent as a bitmap
+    assert spec.record_bytes(m, N) == 1 + bitmap
+    last = (m - 1) // 8                     # B's last bitmap byte
+    # A's spikes 0 … 8·(last + 1) have put bytes 0 … last into the memory.
+    spikes = 8 * (last + 1) + 2
+    assert N > spikes, f"{N} neurons cannot show a bitmap byte left over (needs > {spikes})"
+    frame = encode_frame
+
+    s = Session(n_in, N, max_payload=tb.max_payload)
+    await tb.exchange(frame(s.payload(Command.IDENTIFY)), "identify")
+    await tb.exchange(b"".join(frame(f) for f in load_frames(s, spiking_network(n_in, N,
+                                                                                range(N)))),
+                      "load A")
+    received = len(tb.monitor.bytes_)
+    reset = cocotb.start_soon(tb.reset_after_spikes(spikes))
+    await tb.line.send(frame(s.run([s.record([], n_in, False)])))
+    await reset
+    await ClockCycles(dut.clk, 12 * tb.d)
+    assert len(tb.monitor.bytes_) == received, "the RUN was answered before the reset"
+
+    s = Session(n_in, N, seq=0x10, max_payload=tb.max_payload)
+    await tb.exchange(frame(s.payload(Command.IDENTIFY)), "identify after the reset")
+    await tb.exchange(b"".join(frame(f) for f in load_frames(s, spiking_network(n_in, N,
+                                                                                range(m)))),
+                      "load B")
+    got = await tb.exchange(frame(s.run([s.record([], n_in, False)] * 3)), "run B")
+    records = parse_reply(FrameDecoder().feed(got)[0]).data
+    assert records[0] == spec.RECORD_BITMAP, "B's first record is not a bitmap"
+    await tb.exchange(b"".join(frame(f) for f in readback_frames(s)), "read back B")

@@ -1,0 +1,137 @@
+"""One backend conformance suite: the same cases on every backend of ``spikecore.connect``.
+
+model:// (the golden model), the protocol emulator behind the driver, rtl:// (the Top
+gateware in Amaranth's simulator: small geometry, few steps) and sim:// (the Verilator virtual
+board). Each case runs on a backend against a fresh ``model://`` and compares everything a user
+can read back; bad input must raise the same error class with the same message on every
+backend, and change nothing. A new feature adds its cases here once.
+"""
+
+import numpy as np
+import pytest
+
+import spikecore
+from randnet import random_inputs, random_network
+from simboard import N_INPUTS, N_NEURONS, needs_top, sim_exe  # noqa: F401 (fixture)
+from spikecore.driver import open_device
+from spikecore.emulator import DeviceEmulator, EmulatorTransport
+
+STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes")
+
+#: Backend name -> (geometry, steps per case). rtl:// simulates a few thousand cycles a second.
+BACKENDS = {
+    "model": ((N_INPUTS, N_NEURONS), 60),
+    "emulator": ((N_INPUTS, N_NEURONS), 60),
+    "rtl": ((2, 3), 6),
+    "sim": ((N_INPUTS, N_NEURONS), 60),
+}
+
+
+def _open(name, n_inputs, n_neurons, request):
+    """Open backend *name* at this geometry (a device holds a network from the start: no
+    use-before-load error there, unlike the model)."""
+    if name == "model":
+        return spikecore.connect("model://")
+    if name == "emulator":
+        return open_device(EmulatorTransport(DeviceEmulator(n_inputs, n_neurons)), timeout=2.0)
+    if name == "rtl":
+        return spikecore.connect("rtl://", n_inputs=n_inputs, n_neurons=n_neurons)
+    request.getfixturevalue("sim_exe")
+    return spikecore.connect("sim://", n_inputs=n_inputs, n_neurons=n_neurons)
+
+
+@pytest.fixture(scope="module", params=[
+    "model", "emulator",
+    pytest.param("rtl", marks=needs_top),
+    pytest.param("sim", marks=[pytest.mark.cocotb, needs_top]),
+])
+def backend(request):
+    """(name, core, (n_inputs, n_neurons), steps): one open core per backend for the module."""
+    name = request.param
+    (n_inputs, n_neurons), steps = BACKENDS[name]
+    with _open(name, n_inputs, n_neurons, request) as core:
+        yield name, core, (n_inputs, n_neurons), steps
+
+
+def assert_same(core, model, what=""):
+    assert np.array_equal(core.read_weights(), model.read_weights()), f"{what}weights differ"
+    got, want = core.read_state(), model.read_state()
+    for name in STATE_FIELDS:
+        assert np.array_equal(getattr(got, name), getattr(want, name)), \
+            f"{what}state.{name} differs: {getattr(got, name)} vs {getattr(want, name)}"
+
+
+def test_load_run_in_chunks_read_back_reset(backend):
+    name, core, (n_in, n), steps = backend
+    net = random_network(n_in, n, seed=11)
+    inputs = random_inputs(steps, n_in, seed=11, p=0.5)
+    with spikecore.connect("model://") as model:
+        core.load(net)
+        model.load(net)
+        start = 0
+        for size in (1, steps // 3, steps - 1 - steps // 3):
+            chunk = inputs[start:start + size]
+            got, want = core.run(chunk), model.run(chunk)
+            assert got.dtype == bool and got.shape == (size, n)
+            assert np.array_equal(got, want), f"{name}: spikes differ in steps {start}+"
+            start += size
+            assert_same(core, model, f"{name} after {start} steps: ")
+        assert core.counters()["steps"] == steps
+        core.reset()
+        model.reset()
+        assert_same(core, model, f"{name} after reset: ")
+        assert not any(np.any(getattr(core.read_state(), k)) for k in STATE_FIELDS)
+        again = core.run(inputs[:3])
+        assert np.array_equal(again, model.run(inputs[:3]))
+
+
+def test_learning_off_keeps_the_weights(backend):
+    name, core, (n_in, n), steps = backend
+    net = random_network(n_in, n, seed=12, learning=False)
+    core.load(net)
+    core.run(random_inputs(steps, n_in, seed=12, p=0.5))
+    assert np.array_equal(core.read_weights(), net.weights)
+
+
+def bad_calls(n_in, n):
+    """(what, call, error class, message) of every bad input the Core API refuses."""
+    def bad_network(**changes):
+        net = spikecore.Network(n_in, n, seed=3)
+        for key, value in changes.items():
+            target = net.learning if key.startswith("learning.") else net
+            object.__setattr__(target, key.split(".")[-1], value)
+        return lambda core: core.load(net)
+
+    return [
+        ("inputs of the wrong width", lambda core: core.run(np.zeros((3, n_in + 1), bool)),
+         ValueError, rf"inputs must have shape \(steps, {n_in}\), not \(3, {n_in + 1}\)"),
+        ("inputs of 2s", lambda core: core.run(np.full((2, n_in), 2)),
+         ValueError, r"inputs must be bool"),
+        ("1-D inputs", lambda core: core.run(np.zeros(n_in, bool)),
+         ValueError, r"inputs must have shape"),
+        ("another geometry", lambda core: core.load(spikecore.Network(n_in + 1, n)),
+         ValueError, r"does not match the device's"),
+        ("not a network", lambda core: core.load("net.npz"),
+         TypeError, r"load\(\) takes a spikecore.Network, not str"),
+        ("w_exp 16", bad_network(w_exp=16),
+         ValueError, r"w_exp = 16 is outside the allowed range \[0, 15\]"),
+        ("a_plus 256", bad_network(**{"learning.a_plus": 256}),
+         ValueError, r"learning.a_plus = 256 is outside the allowed range \[0, 255\]"),
+        ("w_min above w_max", bad_network(**{"learning.w_min": 5, "learning.w_max": -5}),
+         ValueError, r"learning.w_min = 5 is above learning.w_max = -5"),
+    ]
+
+
+def test_bad_input_is_refused_alike_and_changes_nothing(backend):
+    name, core, (n_in, n), _ = backend
+    core.load(random_network(n_in, n, seed=13))
+    core.run(random_inputs(4, n_in, seed=13, p=0.5))
+    weights, state, steps = core.read_weights(), core.read_state(), core.counters()["steps"]
+    for what, call, error, message in bad_calls(n_in, n):
+        if name == "model" and what == "another geometry":
+            continue                      # the model takes any geometry
+        with pytest.raises(error, match=message):
+            call(core)
+        assert np.array_equal(core.read_weights(), weights), f"{name}, {what}: weights changed"
+        assert core.read_state() == state, f"{name}, {what}: state changed"
+        assert core.counters()["steps"] == steps, f"{name}, {what}: steps changed"
