@@ -141,11 +141,8 @@ class DeviceEmulator:
 
     def _handle(self, item):
         if isinstance(item, protocol.FrameError):
-            # Frame-level errors leave the sequence state alone. A frame too short or too long
-            # to hold a payload did not arrive intact either: BAD_FRAME, like a COBS error
-            # (BAD_LENGTH is a command's status only).
-            status = Status.BAD_CRC if item.status is Status.BAD_CRC else Status.BAD_FRAME
-            return protocol.encode_frame(protocol.reply_payload(item.seq, status))
+            # Frame-level errors leave the sequence state alone.
+            return protocol.encode_frame(protocol.reply_payload(item.seq, item.status))
         seq, command = item[0], item[1]
         if command == Command.IDENTIFY.value:
             self._last, self._expect = None, (seq + 1) & 0xFF

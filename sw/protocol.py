@@ -138,8 +138,8 @@ class FrameError(NamedTuple):
     Members
     -------
     status : Status
-        ``BAD_FRAME`` (COBS error, or a byte received with a framing error), ``BAD_LENGTH``
-        (1 … 3 or more than *max_payload* + 2 decoded bytes) or ``BAD_CRC``.
+        ``BAD_FRAME`` (COBS error, a byte received with a framing error, or 1 … 3 or more
+        than *max_payload* + 2 decoded bytes) or ``BAD_CRC``.
     seq : int
         The first decoded byte, or 0: what the device puts in its reply.
     length : int
@@ -219,7 +219,7 @@ class FrameDecoder:
         if error:
             return FrameError(Status.BAD_FRAME, seq, length)
         if length < 4 or length > self.max_payload + 2:
-            return FrameError(Status.BAD_LENGTH, seq, length)
+            return FrameError(Status.BAD_FRAME, seq, length)   # too short or long to be one
         payload = buf[:-2]
         if crc16(payload) != int.from_bytes(buf[-2:], "big"):
             return FrameError(Status.BAD_CRC, seq, length)

@@ -757,7 +757,9 @@ def test_damage_fuzz_gives_exact_results_or_link_errors():
     faults, outcomes = collections.Counter(), collections.Counter()
 
     def session(cases, fault=None, retries=3, outcome="exact"):
-        with open_device(EmulatorTransport(emu, host_to_device=fault), timeout=0.05,
+        # The timeout is what a dropped frame costs; it is long enough that a busy machine's
+        # pause is not taken for a lost reply (0.05 s was not, once in a loaded run).
+        with open_device(EmulatorTransport(emu, host_to_device=fault), timeout=0.15,
                          retries=retries) as core:
             for net, inputs, spikes, weights in cases:
                 core.load(net)

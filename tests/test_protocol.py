@@ -99,8 +99,8 @@ def test_decoder_frame_errors_and_resync():
         FrameError(Status.BAD_FRAME, 0x11, 2),
         FrameError(Status.BAD_FRAME, 0, 0),
         FrameError(Status.BAD_CRC, 7, 4),
-        FrameError(Status.BAD_LENGTH, 7, 2),
-        FrameError(Status.BAD_LENGTH, 9, spec.MAX_PAYLOAD + 3),
+        FrameError(Status.BAD_FRAME, 7, 2),
+        FrameError(Status.BAD_FRAME, 9, spec.MAX_PAYLOAD + 3),
         long_payload[:spec.MAX_PAYLOAD],
         # "g" (103) is read as a code byte: its block of 102 is cut short after 31 bytes.
         FrameError(Status.BAD_FRAME, ord("a"), 31),
@@ -109,9 +109,9 @@ def test_decoder_frame_errors_and_resync():
 
 
 def test_decoder_length_is_checked_before_crc():
-    # Three decoded bytes can never hold a payload: BAD_LENGTH, whatever their CRC.
+    # Three decoded bytes can never hold a payload: BAD_FRAME, whatever their CRC.
     assert FrameDecoder().feed(cobs_encode(b"\x05\x00\x00") + b"\x00") == [
-        FrameError(Status.BAD_LENGTH, 5, 3)]
+        FrameError(Status.BAD_FRAME, 5, 3)]
 
 
 def test_framing_error_mark():
