@@ -13,6 +13,7 @@ from amaranth.utils import ceil_log2
 from .. import spec
 from ..spec import (Control, Counter, NeuronField, Setting, Space, StateField, neuron_bits,
                     src_bits)
+from .fixed import sat8u
 from .interface import CoreSignature
 from .neuron import NeuronUpdate
 from .pipeline import delay_line, register
@@ -126,11 +127,6 @@ class Core(wiring.Component):
         def lane(view, index):
             """Return the lane of *view* that *index* (a neuron or source) falls in."""
             return view[0] if L == 1 else view[index[:lb]]
-
-        def jump(value, impulse):
-            """Return a trace after its jump: ``min(value + impulse, TRACE_MAX)``."""
-            total = value + impulse                             # TRACE_BITS + 1 bits
-            return Mux(total[spec.TRACE_BITS], spec.TRACE_MAX, total)
 
         def lane_memory(name, shape, depth):
             mem = Memory(shape=data.ArrayLayout(shape, L), depth=depth, init=[])
@@ -365,7 +361,7 @@ class Core(wiring.Component):
             m.d.sync += yi_v.eq(yi_g < G)
             with m.If(yi_v):
                 for l in range(L):
-                    m.d.comb += [y_wr.data[l].trace.eq(jump(y_rd.data[l].trace, y_imp)),
+                    m.d.comb += [y_wr.data[l].trace.eq(sat8u(y_rd.data[l].trace + y_imp)),
                                  y_wr.data[l].spiked.eq(1)]
                 m.d.comb += [y_wr.addr.eq(yi_g1),
                              y_wr.en.eq(Cat(y_rd.data[l].spiked for l in range(L)))]
@@ -468,7 +464,7 @@ class Core(wiring.Component):
                 # Stage 2.
                 m.d.sync += nu_go.eq(p2_valid & p2_last)
                 with m.If(p2_valid & (p2_g == G - 1) & (n_d != 0)):
-                    jumped = jump(lane(x_rd.data, p2_j).trace, x_imp)
+                    jumped = sat8u(lane(x_rd.data, p2_j).trace + x_imp)
                     m.d.comb += [x_wr.addr.eq(p2_j >> lb),
                                  x_wr.en.eq(Const(1, L) << (p2_j[:lb] if lb else 0))]
                     for l in range(L):

@@ -3,45 +3,20 @@
 Its golden-model counterpart is ``spikecore.model.neuron_update``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
+from .fixed import sat24, trunc0
 from .pipeline import register
 
-__all__ = ["NeuronUpdate", "trunc0", "saturate", "clip_state"]
+__all__ = ["NeuronUpdate"]
 
 STATE = signed(spec.STATE_BITS)
 DECAY = unsigned(spec.DECAY_SHIFT + 1)      # du, dv in [0, 4096]
 REF = unsigned(spec.REF_BITS)
 W_EXP = unsigned(spec.W_EXP_MAX.bit_length())
-
-
-def trunc0(value, k):
-    """Return ``sign(value) * (|value| >> k)`` (division by 2**k rounding toward zero).
-
-    Adding ``2**k - 1`` to a negative value before the arithmetic shift turns its rounding
-    toward minus infinity into rounding toward zero; one adder, no negation.
-    """
-    return (value + Mux(value[-1], (1 << k) - 1, 0)) >> k
-
-
-def saturate(value, low, high):
-    """Return *value* clipped to [*low*, *high*]."""
-    return Mux(value < low, low, Mux(value > high, high, value))
-
-
-def clip_state(value):
-    """Return the signed *value* clipped to [STATE_MIN, STATE_MAX].
-
-    It fits when its bits from the state's sign bit up are all equal; else its own sign
-    says which end. No comparator (carry chain) is needed, only that test.
-    """
-    top = value[spec.STATE_BITS - 1:]
-    fits = (top == 0) | top.all()
-    return Mux(fits, value[:spec.STATE_BITS].as_signed(),
-               Mux(value[-1], spec.STATE_MIN, spec.STATE_MAX))
 
 
 class NeuronUpdate(wiring.Component):
@@ -136,13 +111,13 @@ class NeuronUpdate(wiring.Component):
             u_sum = stage("u_sum3", trunc0(pu, shift) + a2, u_sum_shape)
             vb = stage("vb3", trunc0(pv, shift) + bias2, signed(spec.STATE_BITS + 2))
             # 4: u' saturated.
-            u_next = stage("u_next4", clip_state(u_sum), STATE)
+            u_next = stage("u_next4", sat24(u_sum), STATE)
             vb4 = stage("vb4", vb)
             # 5: v before saturation.
             v_sum = stage("v_sum5", vb4 + u_next, signed(spec.STATE_BITS + 3))
             u5 = stage("u_next5", u_next)
             # 6: v' saturated.
-            v_sat = stage("v_sat6", clip_state(v_sum), STATE)
+            v_sat = stage("v_sat6", sat24(v_sum), STATE)
             u_out = stage("u_next6", u5)
         else:
             # 1: the decay products (in halves) and the scaled input.
@@ -154,10 +129,10 @@ class NeuronUpdate(wiring.Component):
             u_new = Signal(STATE)
             v_sum = Signal(signed(spec.STATE_BITS + 3))
             m.d.comb += [u_sum.eq(trunc0(pu, shift) + a1),
-                         u_new.eq(clip_state(u_sum)),
+                         u_new.eq(sat24(u_sum)),
                          v_sum.eq(trunc0(pv, shift) + self.bias + u_new)]
             u_out = stage("u_next2", u_new)
-            v_sat = stage("v_sat2", clip_state(v_sum), STATE)
+            v_sat = stage("v_sat2", sat24(v_sum), STATE)
         late = {name: stage(f"{name}{self.latency}", getattr(self, name))
                 for name in ("ref", "vth", "t_ref")}
         # Out: the threshold and the refractory counter.

@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from .neuron import saturate
+from .fixed import clip_w
 from .pipeline import register
 
 __all__ = ["SynapseUpdate"]
@@ -73,6 +73,6 @@ class SynapseUpdate(wiring.Component):
         total = Signal(signed(spec.WEIGHT_BITS + 3))
         m.d.comb += [
             total.eq(w2 + ltp - ltd),
-            self.w_next.eq(saturate(total, self.w_min, self.w_max)),
+            self.w_next.eq(clip_w(total, self.w_min, self.w_max)),
         ]
         return m

@@ -1,0 +1,47 @@
+"""The fixed-point helpers of docs/model.md as gateware, under the golden model's names.
+
+Each returns an expression: ``trunc0``, ``sat24``, ``sat8u`` and ``clip_w`` here compute what
+``spikecore.model``'s functions of the same names compute on integers.
+"""
+
+from amaranth.hdl import Mux
+
+from .. import spec
+
+__all__ = ["trunc0", "sat24", "sat8u", "clip_w"]
+
+
+def trunc0(value, k):
+    """Return ``sign(value) * (|value| >> k)`` (division by 2**k rounding toward zero).
+
+    Adding ``2**k - 1`` to a negative value before the arithmetic shift turns its rounding
+    toward minus infinity into rounding toward zero; one adder, no negation.
+    """
+    return (value + Mux(value[-1], (1 << k) - 1, 0)) >> k
+
+
+def sat24(value):
+    """Return the signed *value* saturated to [STATE_MIN, STATE_MAX].
+
+    It fits when its bits from the state's sign bit up are all equal; else its own sign
+    says which end. No comparator (carry chain) is needed, only that test.
+    """
+    top = value[spec.STATE_BITS - 1:]
+    fits = (top == 0) | top.all()
+    return Mux(fits, value[:spec.STATE_BITS].as_signed(),
+               Mux(value[-1], spec.STATE_MIN, spec.STATE_MAX))
+
+
+def sat8u(value):
+    """Return ``min(value, TRACE_MAX)`` for an unsigned *value* of at most TRACE_BITS + 1 bits.
+
+    A trace plus an impulse (both below 2**TRACE_BITS) exceeds TRACE_MAX exactly when its top
+    bit is set.
+    """
+    assert len(value) <= spec.TRACE_BITS + 1
+    return Mux(value[spec.TRACE_BITS], spec.TRACE_MAX, value[:spec.TRACE_BITS])
+
+
+def clip_w(value, w_min, w_max):
+    """Return *value* clipped to [*w_min*, *w_max*]."""
+    return Mux(value < w_min, w_min, Mux(value > w_max, w_max, value))
