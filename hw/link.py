@@ -7,19 +7,18 @@ The other reply buffer keeps the last executed command's reply for retransmissio
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, flipped
 
 from .. import spec
-from ..protocol import max_run_steps
 from ..spec import (Command, Control, Counter, NeuronField, Setting, Space, StateField,
-                    Status, neuron_bits, src_bits)
+                    Status, max_run_steps, neuron_bits, src_bits)
 from .cobs import CobsDecoder, CobsEncoder
 from .interface import CoreSignature
 from .uart import RxByte
 
-__all__ = ["crc16_update", "AccessCheck", "Link", "identify_bytes", "check_max_payload"]
+__all__ = ["crc16_update", "AccessCheck", "Link", "check_max_payload"]
 
 CRC_POLY = 0x1021
 
@@ -50,14 +49,6 @@ def check_max_payload(max_payload, n_neurons):
     if max_payload < one_step:
         raise ValueError(f"max_payload {max_payload} cannot hold the reply of a one-step RUN "
                          f"at {n_neurons} neurons ({one_step} bytes)")
-
-
-def identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
-                   max_payload=spec.MAX_PAYLOAD):
-    """Return the data bytes of the IDENTIFY reply (docs/protocol.md)."""
-    fields = [(spec.PROTOCOL_VERSION, 1), (n_inputs, 2), (n_neurons, 2), (lanes, 1),
-              (clk_hz, 4), (baud, 4), (rx_window, 2), (max_payload, 2)]
-    return b"".join(int(value).to_bytes(size, "little") for value, size in fields)
 
 
 #: Every value range of the address map fits in a signed value of this many bits (bias has the
@@ -196,8 +187,9 @@ class Link(wiring.Component):
         check_max_payload(max_payload, n_neurons)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
         self.max_payload = max_payload
-        self.identify = identify_bytes(n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
-                                       max_payload)
+        self.identify = spec.identify_bytes(
+            version=spec.PROTOCOL_VERSION, n_inputs=n_inputs, n_neurons=n_neurons, lanes=lanes,
+            clk_hz=clk_hz, baud=baud, rx_window=rx_window, max_payload=max_payload)
         super().__init__({
             "rx": In(stream.Signature(RxByte)),
             "tx": Out(stream.Signature(8)),
@@ -211,9 +203,9 @@ class Link(wiring.Component):
         PL = self.max_payload
         PAYLOAD_BITS = PL.bit_length()          # holds 0 … PL
         BUFFER_BITS = (PL - 1).bit_length()     # addresses one buffer
-        in_index_bytes = 1 if n_in <= 256 else 2
+        in_index_bytes = spec.index_bytes(n_in)
         in_bitmap = (n_in + 7) // 8
-        out_index_bytes = 1 if N <= 256 else 2
+        out_index_bytes = spec.index_bytes(N)
         out_bitmap = (N + 7) // 8
         max_steps = max_run_steps(N, PL)
         core = self.core

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import spec
-from .spec import Command, Space, Status
+from .spec import Command, Space, Status, max_run_steps
 
 __all__ = [
     "crc16", "cobs_encode", "cobs_decode", "CobsError", "encode_frame", "FrameDecoder",
@@ -521,14 +521,6 @@ def decode_records(buf, steps, n):
 
 
 # --- RUN frames ------------------------------------------------------------------------------
-
-def max_run_steps(n_neurons, max_payload=spec.MAX_PAYLOAD):
-    """Return the most steps one RUN may carry: ``(max_payload − 2) // (1 + ceil(n / 8))``.
-
-    That many spike records always fit the reply, whatever the spikes.
-    """
-    return (max_payload - 2) // (1 + spec.bitmap_bytes(n_neurons))
-
 
 def split_run(inputs, n_neurons, *, max_payload=spec.MAX_PAYLOAD):
     """Split input sets (bool (steps, n_inputs)) into RUN frames; yield their parts.

@@ -17,7 +17,7 @@ __all__ = [
     "src_bits", "neuron_bits", "ADDR_BITS", "DATA_BITS",
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "MIN_PAYLOAD", "RX_WINDOW", "RECORD_BITMAP", "CRC_INIT",
     "Command", "Status", "ResetFlags", "IDENTIFY_FIELDS", "identify_bytes", "index_bytes",
-    "bitmap_bytes", "record_bytes",
+    "bitmap_bytes", "max_run_steps", "record_bytes",
 ]
 
 # --- Neuron state and parameters -------------------------------------------------------------
@@ -239,6 +239,14 @@ def index_bytes(n_bits):
 def bitmap_bytes(n_bits):
     """Return the bytes of a bitmap record's bitmap (its header byte not included)."""
     return (n_bits + 7) // 8
+
+
+def max_run_steps(n_neurons, max_payload=MAX_PAYLOAD):
+    """Return the most steps one RUN may carry: ``(max_payload − 2) // (1 + ceil(n / 8))``.
+
+    That many spike records always fit the reply, whatever the spikes.
+    """
+    return (max_payload - 2) // (1 + bitmap_bytes(n_neurons))
 
 
 def record_bytes(n_members, n_bits):

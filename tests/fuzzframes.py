@@ -402,7 +402,7 @@ class FrameFuzzer:
 
     def _record(self, bad):
         r, n = self.rng, self.n_inputs
-        bitmap_bytes = (n + 7) // 8
+        bitmap_bytes = spec.bitmap_bytes(n)
         if bad:
             kind = r.choice(["index", "padding"] if n % 8 else ["index"])
             if kind == "padding":

@@ -73,10 +73,10 @@ class Session:
 
     def record(self, members, n, bitmap):
         if bitmap:
-            bits = np.zeros((n + 7) // 8 * 8, dtype=np.uint8)
+            bits = np.zeros(spec.bitmap_bytes(n) * 8, dtype=np.uint8)
             bits[list(members)] = 1
             return bytes([spec.RECORD_BITMAP]) + np.packbits(bits, bitorder="little").tobytes()
-        size = 1 if n <= 256 else 2
+        size = spec.index_bytes(n)
         return bytes([len(members)]) + b"".join(u(k, size) for k in members)
 
 
@@ -349,7 +349,7 @@ async def reset_mid_run(dut):
     n_in, N = p["n_inputs"], p["n_neurons"]
     tb = TopBench(dut, p)
     await tb.start()
-    bitmap, index_bytes = (N + 7) // 8, 1 if N <= 256 else 2
+    bitmap, index_bytes = spec.bitmap_bytes(N), spec.index_bytes(N)
     m = -(-bitmap // index_bytes)           # the fewest spikes sent as a bitmap
     assert spec.record_bytes(m, N) == 1 + bitmap
     last = (m - 1) // 8                     # B's last bitmap byte
