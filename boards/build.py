@@ -29,7 +29,8 @@ from pathlib import Path
 
 from . import board_names, get_board
 from .memmap import SPRAM_DEPTH, SPRAM_WIDTH, map_large_memories_to_spram, sprams_needed
-from .top import BoardTop, default_make_top, uart_divisor
+from ..hw.top import make_top as top_factory
+from .top import BoardTop, uart_divisor
 
 __all__ = ["build", "program", "main", "program_main", "parse_nextpnr_report",
            "overfull_resources", "tool_environment", "BuildError"]
@@ -217,7 +218,7 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
     geometry = f"{n_inputs} inputs + {n_neurons} neurons at {_lanes(lanes)}"
     top_options = dict(board.top_options) if make_top is None else {}
     if make_top is None:
-        make_top = functools.partial(default_make_top, **top_options)
+        make_top = functools.partial(top_factory, **top_options)
     out_dir = Path(_default_out_dir(board) if out_dir is None else out_dir)
 
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / f"build_{NAME}.sh").exists():

@@ -11,7 +11,7 @@ from amaranth import (Cat, ClockDomain, ClockSignal, Instance, Module, Mux, Rese
                       Signal)
 from amaranth.lib import cdc, io, wiring
 
-__all__ = ["BoardTop", "default_make_top", "uart_divisor"]
+__all__ = ["BoardTop", "uart_divisor"]
 
 #: Clock cycles the core is held in reset after the PLL locks (also covers the iCE40's
 #: block RAM power-up time of a few microseconds).
@@ -23,18 +23,6 @@ TICK_S = 0.025
 STRETCH_TICKS = 2
 #: Ticks between heartbeat toggles (twice a second).
 HEARTBEAT_TICKS = 20
-
-
-def default_make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options):
-    """Return ``spikecore.hw.top.Top`` for the geometry and a board's ``top_options``, as the
-    virtual board builds it."""
-    try:
-        from ..hw.top import Top
-    except ImportError as exc:
-        raise RuntimeError("the gateware top level (spikecore.hw.top.Top) is not available: "
-                           f"{exc}") from exc
-    return Top(n_inputs=n_inputs, n_neurons=n_neurons, lanes=lanes, divisor=divisor,
-               clk_hz=clk_hz, **options)
 
 
 def uart_divisor(clk_hz, baud):

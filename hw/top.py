@@ -14,7 +14,7 @@ from .core import Core
 from .link import Link, check_max_payload
 from .uart import UartRx, UartTx, check_divisor
 
-__all__ = ["Top", "default_lanes"]
+__all__ = ["Top", "default_lanes", "make_top"]
 
 
 def default_lanes(n_neurons, most=16):
@@ -23,6 +23,15 @@ def default_lanes(n_neurons, most=16):
     while lanes * 2 <= most and n_neurons % (lanes * 2) == 0:
         lanes *= 2
     return lanes
+
+
+def make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options):
+    """Return the ``Top`` for a geometry, UART divisor, clock and a board's ``top_options``.
+
+    The one factory of the bitstreams (``spikecore.boards``) and the virtual board
+    (``spikecore.sim``): both place what it returns. *lanes* None: ``default_lanes``.
+    """
+    return Top(n_inputs, n_neurons, lanes, divisor=divisor, clk_hz=clk_hz, **options)
 
 
 class Top(wiring.Component):

@@ -83,18 +83,10 @@ def cache_root():
     return Path(xdg) / "spikecore" / "sim"
 
 
-def _default_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **options):
-    from ..hw.top import Top
-    if lanes is not None:
-        options["lanes"] = lanes
-    return Top(n_inputs=n_inputs, n_neurons=n_neurons, divisor=divisor, clk_hz=clk_hz,
-               **options)
-
-
 def _source_files(make_top):
     """Return the Python sources whose text determines the gateware *make_top* builds."""
     files = set()
-    if make_top is _default_top:
+    if make_top.__module__ == "spikecore.hw.top":
         hw = HERE.parent / "hw"
         files.update(hw.rglob("*.py"))
         files.add(HERE.parent / "sw" / "spec.py")
@@ -185,7 +177,8 @@ def build(n_inputs, n_neurons, lanes=None, *, divisor=DEFAULT_DIVISOR, clk_hz=DE
     if options and make_top is not None:
         raise ValueError("options are keyword options of spikecore.hw.top.Top; a make_top "
                          "takes none")
-    make_top = make_top or _default_top
+    if make_top is None:
+        from ..hw.top import make_top
     params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "lanes": lanes,
               "divisor": divisor, "clk_hz": clk_hz}
     if options:
