@@ -56,30 +56,6 @@ def run_and_compare(core, model, inputs, sizes):
         assert_same(core, model)
 
 
-# --- bit-exact with the golden model ---------------------------------------------------------
-
-@pytest.mark.parametrize("learning", [True, False], ids=["stdp", "no-stdp"])
-@pytest.mark.parametrize("n_inputs, n_neurons", [(8, 16), (300, 24), (20, 260)])
-def test_bit_exact_with_model(n_inputs, n_neurons, learning):
-    seed = random.randrange(2**32)
-    print(f"seed {seed} learning {learning}")
-    net = random_network(n_inputs, n_neurons, seed, learning=learning)
-    inputs = random_inputs(300, n_inputs, seed, p=0.2)
-    emu, _, core = emulated(n_inputs, n_neurons)
-    with core, spikecore.connect("model://") as model:
-        model.load(net)
-        core.load(net)
-        assert_same(core, model)
-        run_and_compare(core, model, inputs, (1, 2, 47, 250))
-        assert core.counters() == {"steps": 300, "cycles": 0}
-        core.reset()
-        model.reset()
-        assert_same(core, model)
-        more = random_inputs(40, n_inputs, seed + 1, p=0.5)
-        run_and_compare(core, model, more, (40,))
-        assert core.link.stats.resent == 0 and core.link.stats.damaged == 0
-
-
 def test_load_geometry_mismatch():
     _, _, core = emulated(8, 16)
     with core, pytest.raises(ValueError, match="network geometry 9 inputs \\+ 16 neurons does "

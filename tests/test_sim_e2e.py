@@ -1,7 +1,6 @@
-"""End to end: ``connect("sim://")`` (the Verilated core + UART link) against ``model://``.
+"""The virtual board's own behaviour: info and close, pacing, a board's gateware end to end.
 
-Random seeded networks (seed printed), learning on and off: every step's spikes, then the
-weights and all state read back through the link, must equal the golden model's bit for bit.
+The bit-exact cases every backend shares (sim:// among them) are in test_conformance.py.
 """
 
 import random
@@ -18,12 +17,6 @@ pytestmark = needs_top
 STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes")
 
 
-@pytest.fixture(scope="module")
-def sim(sim_exe):
-    with spikecore.connect("sim://", n_inputs=N_INPUTS, n_neurons=N_NEURONS) as core:
-        yield core
-
-
 def assert_same_spikes(got, want, offset=0):
     assert got.shape == want.shape
     bad = np.flatnonzero(np.any(got != want, axis=1))
@@ -38,63 +31,6 @@ def assert_same_state(sim, model):
     for name in STATE_FIELDS:
         assert np.array_equal(getattr(got, name), getattr(want, name)), \
             f"state.{name} differs: sim {getattr(got, name)}, model {getattr(want, name)}"
-
-
-@pytest.mark.parametrize("learning", [True, False], ids=["stdp", "no-stdp"])
-@pytest.mark.parametrize("case", range(3))
-def test_bit_exact_with_model(sim, learning, case):
-    seed = random.randrange(2**32)
-    print(f"seed {seed} learning {learning}")
-    net = random_network(N_INPUTS, N_NEURONS, seed, learning=learning)
-    inputs = random_inputs(300, N_INPUTS, seed, p=[0.05, 0.3, 0.6][case])
-    with spikecore.connect("model://") as model:
-        model.load(net)
-        sim.load(net)
-        assert_same_state(sim, model)
-        start = 0
-        for size in (1, 2, 47, 250):     # state carries over between run() calls
-            chunk = inputs[start:start + size]
-            assert_same_spikes(sim.run(chunk), model.run(chunk), start)
-            start += size
-            assert_same_state(sim, model)
-        assert sim.counters()["steps"] == 300
-        # reset keeps the weights and zeroes the state.
-        sim.reset()
-        model.reset()
-        assert_same_state(sim, model)
-        more = random_inputs(60, N_INPUTS, seed + 1, p=0.3)
-        assert_same_spikes(sim.run(more), model.run(more))
-        assert_same_state(sim, model)
-
-
-def test_extreme_parameters(sim):
-    # Saturation, no decay, instant decay, silent inputs, everything plastic.
-    net = spikecore.Network(N_INPUTS, N_NEURONS, seed=None)
-    rng = np.random.default_rng(7)
-    net.weights[:] = rng.choice([-128, 127, 0, 1, -1], net.weights.shape)
-    net.vth[:] = rng.choice([0, 1, 2**23 - 1], N_NEURONS)
-    net.bias[:] = rng.choice([-2**23, 2**23 - 1, 0], N_NEURONS)
-    net.du[:] = rng.choice([0, 4096], N_NEURONS)
-    net.dv[:] = rng.choice([0, 4096], N_NEURONS)
-    net.t_ref[:] = rng.choice([0, 15], N_NEURONS)
-    net.w_exp = 15
-    lr = net.learning
-    lr.enabled = True
-    lr.a_plus = lr.a_minus = lr.x_imp = lr.y_imp = 255
-    lr.x_decay = lr.y_decay = 256
-    lr.w_min, lr.w_max = -128, 127
-    inputs = np.zeros((80, N_INPUTS), bool)
-    inputs[::3] = True
-    with spikecore.connect("model://") as model:
-        model.load(net)
-        sim.load(net)
-        assert_same_spikes(sim.run(inputs), model.run(inputs))
-        assert_same_state(sim, model)
-
-
-def test_geometry_is_checked(sim):
-    with pytest.raises(ValueError, match="does not match"):
-        sim.load(spikecore.Network(N_INPUTS + 1, N_NEURONS))
 
 
 def test_info_and_close(sim_exe):
