@@ -190,11 +190,12 @@ def test_small_ecp5_bitstream_with_the_real_top(tmp_path):
 
 
 @pytest.mark.bitstream
+@pytest.mark.slow
 @pytest.mark.skipif(not _have_top(), reason="spikecore.hw.top is not there yet")
 def test_icebreaker_default_fits_and_meets_timing(tmp_path):
     # The default 256 + 256 on the UP5K, with the board's top-level options: the weights in
-    # the four SPRAMs, the logic within 5,280 cells (a 2-3 minute build, so it is in the
-    # suite: a change that breaks the fit fails here).
+    # the four SPRAMs, the logic within 5,280 cells. A full-size build (2-3 minutes of a core
+    # when idle, 7 under load): make test-all runs it.
     out = tmp_path / "icebreaker"
     report = build("icebreaker", out_dir=out, echo=lambda *_: None)
     board = get_board("icebreaker")

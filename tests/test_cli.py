@@ -32,7 +32,7 @@ def test_run_reports_bad_inputs_clearly(tmp_path, capsys):
 
 
 def test_demo_on_the_model_learns(tmp_path, capsys):
-    assert main(["demo", "--steps", "2000", "--plot", str(tmp_path / "demo.png")]) == 0
+    assert main(["demo", "--steps", "200", "--plot", str(tmp_path / "demo.png")]) == 0
     out = capsys.readouterr().out
     assert "spikes" in out and (tmp_path / "demo.png").stat().st_size > 1000
     from spikecore.demo import run_demo

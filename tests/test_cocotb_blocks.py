@@ -24,5 +24,5 @@ def test_block(block, latency):
         component, delays = SynapseUpdate(latency), {}
     run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}{latency}", testcase=block,
                extra_env={"TB_PARAMS": json.dumps({"block": block, "seed": seed,
-                                                   "count": 3000, "latency": latency,
+                                                   "count": 1500, "latency": latency,
                                                    "delays": delays})})

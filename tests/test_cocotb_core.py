@@ -12,12 +12,12 @@ pytestmark = pytest.mark.cocotb
 #: (n_inputs, n_neurons, lanes, weight_ports, neuron_latency, steps per seed, seeds, steps
 #: with random backpressure)
 GEOMETRIES = [
-    (4, 8, 1, 2, 6, 600, [1, 2, 5], 40),
-    (8, 16, 4, 2, 6, 1500, [11, 12, 13, 14], 40),
-    (5, 8, 8, 2, 6, 500, [21, 22], 20),     # sources padded to a multiple of lanes; one group
-    (6, 4, 2, 2, 6, 500, [31, 32], 20),
-    (8, 16, 4, 1, 6, 500, [41, 43], 20),    # single-port weight banks (iCE40 SPRAM)
-    (6, 8, 1, 1, 2, 500, [51, 52], 20),     # the iCEBreaker's: single-port, 2-stage neurons
+    (4, 8, 1, 2, 6, 300, [1, 2, 5], 40),
+    (8, 16, 4, 2, 6, 600, [11, 12, 13, 14], 40),
+    (5, 8, 8, 2, 6, 300, [21, 22], 20),     # sources padded to a multiple of lanes; one group
+    (6, 4, 2, 2, 6, 300, [31, 32], 20),
+    (8, 16, 4, 1, 6, 300, [41, 43], 20),    # single-port weight banks (iCE40 SPRAM)
+    (6, 8, 1, 1, 2, 300, [51, 52], 20),     # the iCEBreaker's: single-port, 2-stage neurons
 ]
 
 

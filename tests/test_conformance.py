@@ -173,15 +173,21 @@ def bad_calls(n_in, n):
 
 
 def test_bad_input_is_refused_alike_and_changes_nothing(backend):
+    """Each bad call raises the same error on every backend; weights, state and the step count
+    are as before it (read back after each call, or once after all where read-backs are slow:
+    rtl://)."""
     name, core, (n_in, n), _ = backend
     core.load(random_network(n_in, n, seed=13))
     core.run(random_inputs(4, n_in, seed=13, p=0.5))
     weights, state, steps = core.read_weights(), core.read_state(), core.counters()["steps"]
-    for what, call, error, message in bad_calls(n_in, n):
-        if name == "model" and what == "another geometry":
-            continue                      # the model takes any geometry
+    calls = [call for call in bad_calls(n_in, n)
+             if not (name == "model" and call[0] == "another geometry")]  # the model takes any
+    for k, (what, call, error, message) in enumerate(calls):
         with pytest.raises(error, match=message):
             call(core)
+        if name == "rtl" and k < len(calls) - 1:
+            continue
+        what = "the bad calls" if name == "rtl" else what
         assert np.array_equal(core.read_weights(), weights), f"{name}, {what}: weights changed"
         assert core.read_state() == state, f"{name}, {what}: state changed"
         assert core.counters()["steps"] == steps, f"{name}, {what}: steps changed"

@@ -119,19 +119,24 @@ def snapshot(core):
                                  ("u", "v", "ref", "x", "y", "spikes")}, core.counters()["steps"]
 
 
-def assert_rejected_load_changes_nothing(core, n_inputs, n_neurons):
+def assert_rejected_load_changes_nothing(core, n_inputs, n_neurons, *, check_each=True):
+    """Every forced-bad load raises and leaves weights, state and steps as they were: checked
+    after each (or, where a read-back is slow, once after all of them)."""
     good = spikecore.Network(n_inputs, n_neurons, seed=1)
     good.vth[:] = 50
     good.learning.enabled = True
     core.load(good)
     core.run(np.random.default_rng(0).random((20, n_inputs)) < 0.5)
     before = snapshot(core)
-    for what, value, message in FORCED:
+    for k, (what, value, message) in enumerate(FORCED):
         bad = spikecore.Network(n_inputs, n_neurons, seed=2)
         force(bad, what, value)
         with pytest.raises(ValueError, match=message):
             core.load(bad)
+        if not check_each and k < len(FORCED) - 1:
+            continue
         after = snapshot(core)
+        what = what if check_each else "the refused loads"
         assert np.array_equal(after[0], before[0]), f"{what}: weights changed"
         for name in before[1]:
             assert np.array_equal(after[1][name], before[1][name]), f"{what}: {name} changed"
@@ -152,7 +157,7 @@ def test_rejected_load_changes_nothing_emulator():
 @needs_top
 def test_rejected_load_changes_nothing_sim(sim_exe):
     with spikecore.connect("sim://", n_inputs=N_INPUTS, n_neurons=N_NEURONS) as core:
-        assert_rejected_load_changes_nothing(core, N_INPUTS, N_NEURONS)
+        assert_rejected_load_changes_nothing(core, N_INPUTS, N_NEURONS, check_each=False)
 
 
 def test_model_keeps_its_network_when_a_load_is_refused():

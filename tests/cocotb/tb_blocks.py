@@ -128,8 +128,7 @@ async def neuron(dut):
     One vector enters the pipeline every clock; each result is checked ``latency`` clocks
     later, so this also checks that the unit takes a neuron a clock.
     """
-    if PARAMS.get("block") != "neuron":
-        return
+    assert PARAMS.get("block") == "neuron", f"TB_PARAMS are for {PARAMS.get('block')!r}"
     latency = PARAMS["latency"]
     delays = PARAMS["delays"]
     cases = [(inputs, expected, why) for inputs, expected, why in NEURON_CASES]
@@ -172,8 +171,7 @@ def model_synapse(w, x, y, pre, post, a_plus, a_minus, w_min, w_max):
 @cocotb.test()
 async def synapse(dut):
     """SynapseUpdate: LTP, LTD, both, clipping — by hand, then random, against stdp_update."""
-    if PARAMS.get("block") != "synapse":
-        return
+    assert PARAMS.get("block") == "synapse", f"TB_PARAMS are for {PARAMS.get('block')!r}"
     names = ("w", "x", "y", "pre", "post", "a_plus", "a_minus", "w_min", "w_max")
     # The settings (a_plus ... w_max) are not delayed by the pipeline: group by them.
     cases = {}
