@@ -11,13 +11,15 @@ import random
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.queue import Queue
+from cocotb.triggers import RisingEdge
 
 from spikecore import spec
 from spikecore.model import Model
 from spikecore.spec import (Control, Counter, NeuronField, Setting, Space, StateField,
                             neuron_bits, src_bits)
 from randnet import random_inputs, random_network
+from streams import StreamDriver, StreamMonitor, StreamSink
 
 PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
 
@@ -33,7 +35,12 @@ def signed32(value):
 
 
 class TB:
-    """Clock, reset, stream drivers and monitors around one core; the model and checks."""
+    """Clock, reset, stream drivers and monitors around one core, and the golden model.
+
+    The input monitor feeds every step the core takes (its ``step_in`` beats) to the model;
+    the output monitor gathers each step's spikes; a checker compares the two, step by step.
+    ``load`` gives the model its network.
+    """
 
     def __init__(self, dut, n_inputs, n_neurons):
         self.dut = dut
@@ -41,51 +48,67 @@ class TB:
         self.n_src = n_inputs + n_neurons
         self.nb = neuron_bits(n_neurons)
         self.sb = src_bits(n_inputs, n_neurons)
-        self.stall = None
+        self.model = None
+        self.expected, self.got = Queue(), Queue()
+        self.sent = self.checked = 0            # steps sent, steps compared
+        self.last = None                        # the spikes of the last step compared
+        self._inputs, self._spikes = [], []
 
     async def start(self):
         dut = self.dut
         Clock(dut.clk, 10, unit="ns").start()
-        for name in ("ctl_cmd__valid", "step_in__valid"):
-            getattr(dut, name).value = 0
-        dut.ctl_rsp__ready.value = 1
+        self.ctl = StreamDriver(dut, "ctl_cmd")
+        self.inputs = StreamDriver(dut, "step_in")
+        self.rsp = StreamSink(dut, "ctl_rsp")
         dut.spike_out__ready.value = 1
-        dut.rst.value = 1
-        for _ in range(3):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)
+        StreamMonitor(dut, "step_in", self._input_beat)
+        StreamMonitor(dut, "spike_out", self._spike_beat)
+        cocotb.start_soon(self._check())
+        await self.reset()
 
-    async def send(self, prefix, payload):
-        """Drive one beat on stream *prefix* and return once it has been taken."""
-        valid, ready = getattr(self.dut, prefix + "__valid"), getattr(self.dut, prefix + "__ready")
-        getattr(self.dut, prefix + "__payload").value = payload
-        valid.value = 1
-        while True:
-            await ReadOnly()
-            taken = int(ready.value)
+    async def reset(self, clocks=3):
+        """Hold the core's reset: a step cut short is forgotten (the model too needs a load)."""
+        self.dut.rst.value = 1
+        for _ in range(clocks):
             await RisingEdge(self.dut.clk)
-            if taken:
-                break
-        valid.value = 0
+        self.dut.rst.value = 0
+        self._inputs, self._spikes, self.model = [], [], None
+        await RisingEdge(self.dut.clk)
 
-    async def receive(self, prefix):
-        """Return the payload of the next beat taken on output stream *prefix*."""
-        valid, ready = getattr(self.dut, prefix + "__valid"), getattr(self.dut, prefix + "__ready")
+    def _input_beat(self, beat):
+        """Input monitor: a step's indices, then at its end beat the model's step."""
+        if not beat >> self.sb:
+            self._inputs.append(beat)
+            return
+        row = np.zeros(self.n_inputs, dtype=bool)
+        row[[i for i in self._inputs if i < self.n_inputs]] = True   # others are ignored
+        self._inputs = []
+        assert self.model is not None, "a step was sent before a network was loaded"
+        self.expected.put_nowait(self.model.step(row))
+
+    def _spike_beat(self, beat):
+        """Output monitor: a step's spikes, until its end beat."""
+        if not beat >> self.nb:
+            self._spikes.append(beat & ((1 << self.nb) - 1))
+            return
+        self.got.put_nowait(self._spikes)
+        self._spikes = []
+
+    async def _check(self):
+        """Checker: each step's spikes, in increasing order, equal the model's."""
         while True:
-            await ReadOnly()
-            if int(valid.value) and int(ready.value):
-                payload = int(getattr(self.dut, prefix + "__payload").value)
-                await RisingEdge(self.dut.clk)
-                return payload
-            if not int(valid.value):
-                await RisingEdge(valid)
-            else:
-                await RisingEdge(self.dut.clk)
+            want, indices = await self.expected.get(), await self.got.get()
+            assert indices == sorted(set(indices)), f"step {self.checked}: spikes {indices}"
+            got = np.zeros(self.n_neurons, dtype=bool)
+            got[indices] = True
+            assert np.array_equal(got, want), (f"step {self.checked}: spikes {indices} != "
+                                               f"{[int(i) for i in np.flatnonzero(want)]}")
+            self.last = got
+            self.checked += 1
 
     async def access(self, write, space, addr, data=0):
-        await self.send("ctl_cmd", pack_cmd(write, space, addr, data))
-        return signed32(await self.receive("ctl_rsp"))
+        await self.ctl.send(pack_cmd(write, space, addr, data))
+        return signed32(await self.rsp.receive())
 
     async def write(self, space, addr, data):
         assert await self.access(1, space, addr, data) == 0
@@ -118,27 +141,22 @@ class TB:
         for i in range(self.n_neurons):
             await self.write(Space.MASK, (1 << sb) | i, int(net.plastic_dst[i]))
         await self.write(Space.CONTROL, Control.RESET.value, 1)
+        self.model = Model(net)
         return settings, fields
 
     async def step(self, inputs):
+        """Send one step's inputs (with a duplicate and a non-input index, which the core
+        ignores); return its spikes once the checker has compared them."""
         indices = [int(i) for i in np.flatnonzero(inputs)]
-        # The core ignores a repeated index and one that is not an input: send both.
         indices[1:1] = indices[:1]
         if self.n_inputs < (1 << self.sb):
             indices.append(self.n_inputs)
-        for index in indices:
-            await self.send("step_in", index)
-        await self.send("step_in", 1 << self.sb)
-        spikes = np.zeros(self.n_neurons, dtype=bool)
-        last = -1
-        while True:
-            beat = await self.receive("spike_out")
-            if beat >> self.nb:
-                return spikes
-            index = beat & ((1 << self.nb) - 1)
-            assert index > last, f"spikes out of order: {index} after {last}"
-            last = index
-            spikes[index] = True
+        for index in indices + [1 << self.sb]:
+            await self.inputs.send(index)
+        self.sent += 1
+        while self.checked < self.sent:
+            await RisingEdge(self.dut.clk)
+        return self.last
 
     async def read_weights(self):
         W = np.zeros((self.n_src, self.n_neurons), dtype=np.int64)
@@ -178,8 +196,8 @@ async def random_networks(dut):
         learning = seed % 2 == 1
         dut._log.info(f"seed {seed}, {n_inputs}+{n_neurons}, learning {learning}")
         net = random_network(n_inputs, n_neurons, seed, learning=learning)
-        model = Model(net)
         await tb.load(net)
+        model = tb.model
         W0 = await tb.read_weights()
         assert np.array_equal(W0, net.weights), "weights read back differ from those written"
         inputs = random_inputs(PARAMS["steps"], n_inputs, seed)
@@ -192,11 +210,7 @@ async def random_networks(dut):
                 stall.cancel()
                 dut.spike_out__ready.value = 1
                 stall = None
-            expected = model.step(row)
-            got = await tb.step(row)
-            assert np.array_equal(got, expected), (
-                f"seed {seed} step {t}: spikes {np.flatnonzero(got)} != {np.flatnonzero(expected)}")
-            spike_count += int(expected.sum())
+            spike_count += int((await tb.step(row)).sum())
             compared += n_neurons
         W = await tb.read_weights()
         assert np.array_equal(W, model.W), f"seed {seed}: weights differ"
@@ -233,21 +247,13 @@ async def reset_mid_step(dut):
     assert net.learning.x_imp > 0, "the pre-traces would not show a dropped input"
     await tb.load(net)
     for index in range(n_inputs):
-        await tb.send("step_in", index)
-    dut.rst.value = 1
-    for _ in range(2):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
+        await tb.inputs.send(index)
+    await tb.reset(clocks=2)
     await tb.load(net)
-    model = Model(net)
-    for t in range(3):
-        row = np.ones(n_inputs, dtype=bool)
-        expected = model.step(row)
-        got = await tb.step(row)
-        assert np.array_equal(got, expected), (
-            f"step {t}: spikes {np.flatnonzero(got)} != {np.flatnonzero(expected)}")
-    await tb.check_state(model)
+    for _ in range(3):
+        await tb.step(np.ones(n_inputs, dtype=bool))
+    assert tb.checked == 3
+    await tb.check_state(tb.model)
 
 
 @cocotb.test()
