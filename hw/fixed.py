@@ -1,14 +1,14 @@
 """The fixed-point helpers of docs/model.md as gateware, under the golden model's names.
 
-Each returns an expression: ``trunc0``, ``sat24``, ``sat8u`` and ``clip_w`` here compute what
-``spikecore.model``'s functions of the same names compute on integers.
+Each returns an expression: ``trunc0``, ``sat24``, ``sat8u``, ``clip_w`` and ``trace_decay`` here
+compute what ``spikecore.model``'s functions of the same names compute on integers.
 """
 
 from amaranth.hdl import Mux
 
 from .. import spec
 
-__all__ = ["trunc0", "sat24", "sat8u", "clip_w"]
+__all__ = ["trunc0", "sat24", "sat8u", "clip_w", "trace_decay"]
 
 
 def trunc0(value, k):
@@ -45,3 +45,11 @@ def sat8u(value):
 def clip_w(value, w_min, w_max):
     """Return *value* clipped to [*w_min*, *w_max*]."""
     return Mux(value < w_min, w_min, Mux(value > w_max, w_max, value))
+
+
+def trace_decay(trace, rate):
+    """Return ``(trace * rate) >> TRACE_DECAY_SHIFT``: a trace after one step of decay *rate*/256.
+
+    With *rate* at most TRACE_DECAY_ONE the result fits the trace's TRACE_BITS.
+    """
+    return (trace * rate) >> spec.TRACE_DECAY_SHIFT

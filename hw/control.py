@@ -1,0 +1,259 @@
+"""The core's control accesses: its settings and counters, and every memory read and written.
+
+The address map is ``spikecore.spec.Space``; ``spikecore.hw.interface.CoreSignature``
+describes the streams.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .. import spec
+from ..spec import (Control, Counter, NeuronField, Setting, Space, StateField, neuron_bits,
+                    src_bits)
+from .checks import check_lanes, check_positive
+from .interface import CtlCommand
+from .ports import NEURON_WORDS, ReadRequest, WriteRequest, XWord, lane_of
+from .weights import Access
+
+__all__ = ["Settings", "ControlAccess"]
+
+TRACE = unsigned(spec.TRACE_BITS)
+WEIGHT = signed(spec.WEIGHT_BITS)
+
+
+class Settings(data.Struct):
+    """The global settings (``Space.SETTING``), one field per ``spikecore.spec.Setting``."""
+    w_exp: range(spec.W_EXP_MAX + 1)
+    enabled: 1
+    a_plus: TRACE
+    a_minus: TRACE
+    x_imp: TRACE
+    y_imp: TRACE
+    x_decay: range(spec.TRACE_DECAY_ONE + 1)
+    y_decay: range(spec.TRACE_DECAY_ONE + 1)
+    w_min: WEIGHT
+    w_max: WEIGHT
+
+
+class ControlAccess(wiring.Component):
+    """Execute control commands between steps, one ``ctl_rsp`` beat each.
+
+    It holds the settings and the ``steps`` and ``cycles`` counters, and reads and writes
+    the weights, parameters, masks and state through the memories' shared ports. A command
+    holds its addresses for the weight store's *read_latency* clocks (repeating a write is
+    harmless), then its value is answered (sign-extended; 0 for a write or an address
+    outside the map). ``CONTROL.RESET`` zeroes u, v, ref, x, y (with the ``spiked`` bits) and
+    the input flags, a word of each a clock, ``max(G, HS, n_inputs)`` clocks;
+    ``CONTROL.CLEAR_COUNTERS`` zeroes the counters.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons, lanes : int
+        The core's geometry.
+    read_latency : int
+        The weight store's.
+    register_commands : bool
+        True: a command is copied as it is taken. False: it is read on ``ctl_cmd`` while it
+        executes (the stream keeps it still) and taken once executed.
+
+    Members
+    -------
+    ctl_cmd, ctl_rsp
+        As ``spikecore.hw.interface.CoreSignature``'s.
+    allowed : In(1)
+        A command may start (no step is running or waiting).
+    busy : Out(1)
+        A command is being executed.
+    settings : Out(Settings)
+    counting : In(1)
+        This clock counts in ``cycles``.
+    stepped : In(1)
+        A step ends: ``steps += 1``.
+    forget : Out(1)
+        A pulse with ``CONTROL.RESET``: the last step's spikes are to be forgotten.
+    w_rd, w_wr : Out(ReadRequest(Access, ...)), Out(WriteRequest(Access, ...))
+        A weight row slice.
+    vth_rd, vth_wr, bias_rd, bias_wr, du_rd, du_wr, dv_rd, dv_wr, t_ref_rd, t_ref_wr
+        The parameter words, by neuron group.
+    psrc_rd, psrc_wr, pdst_rd, pdst_wr
+        The plasticity mask words, by source group and by neuron group.
+    u_rd, u_wr, v_rd, v_wr, ref_rd, ref_wr, y_rd, y_wr, x_rd, x_wr
+        The state words (read back, and zeroed by ``CONTROL.RESET``).
+    in_wr : Out(WriteRequest(range(n_inputs), 1))
+        The input flags (cleared by ``CONTROL.RESET``).
+    """
+    def __init__(self, n_inputs, n_neurons, lanes, read_latency=1, register_commands=True):
+        check_positive(n_inputs=n_inputs, read_latency=read_latency)
+        check_lanes(lanes, n_neurons=n_neurons)
+        if not isinstance(register_commands, bool):
+            raise TypeError(f"register_commands must be True or False, not "
+                            f"{register_commands!r}")
+        self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
+        self.read_latency = read_latency
+        self.register_commands = register_commands
+        L = lanes
+        G, HS = n_neurons // L, -(-(n_inputs + n_neurons) // L)
+        weights = data.ArrayLayout(WEIGHT, L)
+        members = {
+            "ctl_cmd": In(stream.Signature(CtlCommand)),
+            "ctl_rsp": Out(stream.Signature(spec.DATA_BITS)),
+            "allowed": In(1), "busy": Out(1), "settings": Out(Settings),
+            "counting": In(1), "stepped": In(1), "forget": Out(1),
+            "w_rd": Out(ReadRequest(Access, weights)),
+            "w_wr": Out(WriteRequest(Access, weights, L)),
+        }
+        words = {name: (G, shape) for name, shape in NEURON_WORDS.items()}
+        words.update(psrc=(HS, 1), pdst=(G, 1), x=(HS, XWord))
+        for name, (depth, shape) in words.items():
+            word = data.ArrayLayout(shape, L)
+            members[f"{name}_rd"] = Out(ReadRequest(range(depth), word))
+            members[f"{name}_wr"] = Out(WriteRequest(range(depth), word, L))
+        members["in_wr"] = Out(WriteRequest(range(n_inputs), 1))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        n_in, N, L = self.n_inputs, self.n_neurons, self.lanes
+        S, G, HS = n_in + N, N // L, -(-(n_in + N) // L)
+        lb, nb, sb = ceil_log2(L), neuron_bits(N), src_bits(n_in, N)
+        if self.register_commands:
+            cmd = Signal.like(self.ctl_cmd.payload)
+            take_at_start, take_at_end = Const(1), Const(0)
+        else:
+            cmd = self.ctl_cmd.payload
+            take_at_start, take_at_end = Const(0), Const(1)
+        rsp = Signal(spec.DATA_BITS)
+        steps = Signal(64)
+        cycles = Signal(64)
+        settings = {setting: getattr(self.settings, setting.name.lower()) for setting in Setting}
+        params = {field: (getattr(self, f"{field.name.lower()}_rd"),
+                          getattr(self, f"{field.name.lower()}_wr")) for field in NeuronField}
+        c_addr = cmd.addr
+        c_i, c_field, c_j = c_addr[:nb], c_addr[nb:], c_addr[nb:]
+        c_index, c_sfield = c_addr[:sb], c_addr[sb:]
+        c_lane, c_group = (c_i[:lb] if lb else Const(0, 1)), c_i[lb:]
+        c_xlane, c_xgroup = (c_index[:lb] if lb else Const(0, 1)), c_index[lb:]
+        weight_ok = (c_i < N) & (c_j < S)
+        src_mask = c_addr < S                                   # MASK: a source's bit
+        dst_mask = (c_addr[sb:] == 1) & (c_index < N)           # MASK: a neuron's bit
+        reset_i = Signal(range(max(G, HS, n_in) + 1))
+        wait = Signal(range(self.read_latency))
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.ctl_cmd.valid & self.allowed):
+                    m.d.comb += self.ctl_cmd.ready.eq(take_at_start)
+                    if self.register_commands:
+                        m.d.sync += cmd.eq(self.ctl_cmd.payload)
+                    m.next = "CTL"
+
+            with m.State("CTL"):
+                # The addresses held for read_latency clocks: the weight store's read arrives.
+                m.d.sync += [rsp.eq(0), wait.eq(wait + 1)]
+                with m.If(wait == self.read_latency - 1):
+                    m.d.sync += wait.eq(0)
+                    m.next = "CTL_READ"
+                with m.Switch(cmd.space):
+                    with m.Case(Space.WEIGHT):
+                        m.d.comb += self.w_rd.en.eq(1)
+                        for access in (self.w_rd.addr, self.w_wr.addr):
+                            m.d.comb += [access.col.eq(0), access.j.eq(c_j),
+                                         access.i.eq(c_group << lb)]
+                        for l in range(L):
+                            m.d.comb += [self.w_wr.en[l].eq(cmd.write & weight_ok & (c_lane == l)),
+                                         self.w_wr.data[l].eq(cmd.data[:spec.WEIGHT_BITS])]
+                    with m.Case(Space.NEURON):
+                        for field, (rd, wr) in params.items():
+                            m.d.comb += [rd.en.eq(1), rd.addr.eq(c_group), wr.addr.eq(c_group)]
+                            m.d.comb += [wr.data[l].eq(cmd.data) for l in range(L)]
+                            with m.If(cmd.write & (c_i < N) & (c_field == field.value)):
+                                m.d.comb += wr.en.eq(1 << c_lane)
+                    with m.Case(Space.SETTING):
+                        for setting, reg in settings.items():
+                            with m.If(cmd.write & (c_addr == setting.value)):
+                                m.d.sync += reg.eq(cmd.data)
+                    with m.Case(Space.MASK):
+                        for (rd, wr), ok in (((self.psrc_rd, self.psrc_wr), src_mask),
+                                             ((self.pdst_rd, self.pdst_wr), dst_mask)):
+                            m.d.comb += [rd.en.eq(1), rd.addr.eq(c_xgroup), wr.addr.eq(c_xgroup)]
+                            m.d.comb += [wr.data[l].eq(cmd.data[0]) for l in range(L)]
+                            with m.If(cmd.write & ok):
+                                m.d.comb += wr.en.eq(1 << c_xlane)
+                    with m.Case(Space.STATE):
+                        for rd in (self.u_rd, self.v_rd, self.ref_rd, self.y_rd, self.x_rd):
+                            m.d.comb += [rd.en.eq(1), rd.addr.eq(c_xgroup)]
+                    with m.Case(Space.CONTROL):
+                        with m.If(cmd.write & (c_addr == Control.RESET.value)):
+                            m.d.comb += self.forget.eq(1)
+                            m.d.sync += [reset_i.eq(0), wait.eq(0)]
+                            m.next = "RESET"
+                        with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTERS.value)):
+                            m.d.sync += [steps.eq(0), cycles.eq(0)]
+
+            with m.State("CTL_READ"):
+                with m.If(~cmd.write):
+                    with m.Switch(cmd.space):
+                        with m.Case(Space.WEIGHT):
+                            with m.If(weight_ok):
+                                m.d.sync += rsp.eq(lane_of(self.w_rd.data, c_lane))
+                        with m.Case(Space.NEURON):
+                            for field, (rd, _) in params.items():
+                                with m.If((c_i < N) & (c_field == field.value)):
+                                    m.d.sync += rsp.eq(lane_of(rd.data, c_lane))
+                        with m.Case(Space.SETTING):
+                            for setting, reg in settings.items():
+                                with m.If(c_addr == setting.value):
+                                    m.d.sync += rsp.eq(reg)
+                        with m.Case(Space.MASK):
+                            with m.If(dst_mask):
+                                m.d.sync += rsp.eq(lane_of(self.pdst_rd.data, c_xlane))
+                            with m.Elif(src_mask):
+                                m.d.sync += rsp.eq(lane_of(self.psrc_rd.data, c_xlane))
+                        with m.Case(Space.STATE):
+                            y = lane_of(self.y_rd.data, c_xlane)
+                            for field, value in (
+                                    (StateField.U, lane_of(self.u_rd.data, c_xlane)),
+                                    (StateField.V, lane_of(self.v_rd.data, c_xlane)),
+                                    (StateField.REF, lane_of(self.ref_rd.data, c_xlane)),
+                                    (StateField.Y, y.trace), (StateField.SPIKED, y.spiked)):
+                                with m.If((c_index < N) & (c_sfield == field.value)):
+                                    m.d.sync += rsp.eq(value)
+                            with m.If((c_index < S) & (c_sfield == StateField.X.value)):
+                                m.d.sync += rsp.eq(lane_of(self.x_rd.data, c_xlane).trace)
+                        with m.Case(Space.COUNTER):
+                            for counter, value in {Counter.STEPS_LO: steps[:32],
+                                                   Counter.STEPS_HI: steps[32:],
+                                                   Counter.CYCLES_LO: cycles[:32],
+                                                   Counter.CYCLES_HI: cycles[32:]}.items():
+                                with m.If(c_addr == counter.value):
+                                    m.d.sync += rsp.eq(value)
+                m.d.comb += self.ctl_cmd.ready.eq(take_at_end)
+                m.next = "CTL_RSP"
+
+            with m.State("CTL_RSP"):
+                m.d.comb += [self.ctl_rsp.valid.eq(1), self.ctl_rsp.payload.eq(rsp)]
+                with m.If(self.ctl_rsp.ready):
+                    m.next = "IDLE"
+
+            with m.State("RESET"):
+                # u, v, ref, y, x and the input flags to zero, a word a clock. The flags are
+                # all clear between steps unless a reset of the whole device cut a step short
+                # (memories keep their contents through it).
+                for wr, depth in ((self.u_wr, G), (self.v_wr, G), (self.ref_wr, G),
+                                  (self.y_wr, G), (self.x_wr, HS), (self.in_wr, n_in)):
+                    m.d.comb += [wr.addr.eq(reset_i),
+                                 wr.en.eq(Mux(reset_i < depth, (1 << len(wr.en)) - 1, 0))]
+                m.d.sync += reset_i.eq(reset_i + 1)
+                with m.If(reset_i == max(G, HS, n_in) - 1):
+                    m.d.comb += self.ctl_cmd.ready.eq(take_at_end)
+                    m.next = "CTL_RSP"
+        # (After the clearing: counting and clearing never meet, and this order maps to
+        # flip-flops with an enable.)
+        with m.If(self.stepped):
+            m.d.sync += steps.eq(steps + 1)
+        with m.If(self.counting):
+            m.d.sync += cycles.eq(cycles + 1)
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        return m
