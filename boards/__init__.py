@@ -12,6 +12,8 @@ is needed to turn those into a bitstream.
 
 from dataclasses import dataclass, field
 
+from ..spec import Feature
+
 __all__ = ["Board", "BOARDS", "get_board", "board_names"]
 
 
@@ -150,9 +152,11 @@ _BOARD_LIST = [
           # One lane: the UP5K's 8 DSPs hold one lane's 6 multipliers. The weights go to the
           # four SPRAMs, which are single-port; 256-byte payloads keep the link's buffers
           # and the receive FIFO within the block RAM the core leaves; at 12 MHz the neuron
-          # unit needs 2 pipeline stages, not 6, and the core no copy of each command.
+          # unit needs 2 pipeline stages, not 6, and the core no copy of each command. Of
+          # model v2 only x_tar fits: theta needs block RAM (all 30 are used), the soft
+          # bound a ninth DSP (docs/boards.md).
           top_options={"weight_ports": 1, "neuron_latency": 2, "register_commands": False,
-                       "max_payload": 256, "rx_window": 1024}),
+                       "max_payload": 256, "rx_window": 1024, "features": Feature.X_TAR}),
     Board("ulx3s", "Radiona ULX3S with ECP5 LFE5U-85F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", n_inputs=256, n_neurons=256, lanes=16,
           clk_hz=54_166_667, **_ULX3S),

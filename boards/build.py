@@ -30,6 +30,7 @@ from pathlib import Path
 from . import board_names, get_board
 from .memmap import SPRAM_DEPTH, SPRAM_WIDTH, map_large_memories_to_spram, sprams_needed
 from ..hw.top import make_top as top_factory
+from ..spec import json_default
 from .top import BoardTop, uart_divisor
 
 __all__ = ["build", "program", "main", "program_main", "parse_nextpnr_report",
@@ -309,7 +310,8 @@ def build(board, n_inputs=None, n_neurons=None, lanes=None, out_dir=None, *, clk
         "logs": {"yosys": str(out_dir / f"{NAME}.rpt"), "nextpnr": str(out_dir / f"{NAME}.tim"),
                  "all": str(log_path)},
     })
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "report.json").write_text(
+        json.dumps(report, indent=2, default=json_default) + "\n")
     echo(summary(report))
     return report
 
@@ -322,7 +324,8 @@ def _prepare_vendor(board, platform, design, out_dir, report, echo):
             f"'vivado -mode batch -source {NAME}.tcl').")
     report.update({"toolchain": "vivado (files only)", "note": note,
                    "files": sorted(p.name for p in out_dir.iterdir())})
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "report.json").write_text(
+        json.dumps(report, indent=2, default=json_default) + "\n")
     echo(f"spikecore build: {board.name} ({platform.device}): wrote the Vivado project files "
          f"to {out_dir}/")
     echo(f"spikecore build: {note}")

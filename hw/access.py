@@ -5,7 +5,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from ..spec import Counter, NeuronField, Setting, Space, StateField, neuron_bits, src_bits
+from ..spec import (Counter, Feature, Space, StateField, fields_of, neuron_bits, settings_of,
+                    src_bits)
+from .checks import check_features
 
 __all__ = ["AccessCheck", "below", "RANGE_BITS"]
 
@@ -49,6 +51,8 @@ class AccessCheck(wiring.Component):
     ----------
     n_inputs, n_neurons : int
         The core's geometry (>= 1 each).
+    features : spikecore.spec.Feature
+        The core's: the settings and neuron fields of the others have no address.
 
     Members
     -------
@@ -71,10 +75,11 @@ class AccessCheck(wiring.Component):
     value_ok: Out(1)
     next_addr: Out(spec.ADDR_BITS)
 
-    def __init__(self, n_inputs, n_neurons):
+    def __init__(self, n_inputs, n_neurons, features=Feature.all()):
         _check_positive("n_inputs", n_inputs)
         _check_positive("n_neurons", n_neurons)
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
+        self.features = check_features(features)
         super().__init__()
 
     def elaborate(self, platform):
@@ -98,23 +103,17 @@ class AccessCheck(wiring.Component):
                              self.next_addr.eq(neuron_next)]
                 m.d.comb += Cat(low, high).eq(Cat(*_range(spec.WEIGHT_MIN, spec.WEIGHT_MAX)))
             with m.Case(Space.NEURON):
-                m.d.comb += [self.addr_ok.eq(below(i, N) & below(hi, len(NeuronField))),
-                             self.next_addr.eq(neuron_next)]
-                for f in NeuronField:
+                m.d.comb += self.next_addr.eq(neuron_next)
+                for f in fields_of(self.features):
                     with m.If(hi == f.value):
+                        m.d.comb += self.addr_ok.eq(below(i, N))
                         bounds = _range(*spec.NEURON_RANGES[f.name.lower()])
                         m.d.comb += Cat(low, high).eq(Cat(*bounds))
             with m.Case(Space.SETTING):
-                m.d.comb += self.addr_ok.eq(below(addr, len(Setting)))
-                for s in Setting:
-                    if s is Setting.W_EXP:
-                        bounds = _range(0, spec.W_EXP_MAX)
-                    elif s is Setting.ENABLED:
-                        bounds = _range(0, 1)
-                    else:
-                        bounds = _range(*spec.LEARNING_RANGES[s.name.lower()])
+                for s in settings_of(self.features):
                     with m.If(addr == s.value):
-                        m.d.comb += Cat(low, high).eq(Cat(*bounds))
+                        m.d.comb += self.addr_ok.eq(1)
+                        m.d.comb += Cat(low, high).eq(Cat(*_range(*spec.SETTING_RANGES[s])))
             with m.Case(Space.MASK):
                 m.d.comb += self.addr_ok.eq(below(addr, S) | ((field == 1) & below(index, N)))
                 m.d.comb += Cat(low, high).eq(Cat(*_range(0, 1)))

@@ -1,6 +1,8 @@
 """The eager argument checks that the gateware's constructors share (and their messages)."""
 
-__all__ = ["check_positive", "check_lanes"]
+from ..spec import Feature
+
+__all__ = ["check_positive", "check_lanes", "check_features"]
 
 
 def check_positive(**values):
@@ -21,3 +23,10 @@ def check_lanes(lanes, **multiples):
         check_positive(**{name: value})
         if value % lanes:
             raise ValueError(f"{name} ({value}) must be a multiple of lanes ({lanes})")
+
+
+def check_features(features):
+    """Return *features* if it is a ``spikecore.spec.Feature``; raise ``TypeError`` if not."""
+    if not isinstance(features, Feature):
+        raise TypeError(f"features must be a spikecore.spec.Feature, not {features!r}")
+    return features

@@ -10,11 +10,11 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .. import spec
-from ..spec import (Control, Counter, NeuronField, Setting, Space, StateField, neuron_bits,
-                    src_bits)
-from .checks import check_lanes, check_positive
+from ..spec import (Control, Counter, Feature, Space, StateField, fields_of, neuron_bits,
+                    settings_of, src_bits)
+from .checks import check_features, check_lanes, check_positive
 from .interface import CtlCommand
-from .ports import NEURON_WORDS, ReadRequest, WriteRequest, XWord, lane_of
+from .ports import ReadRequest, WriteRequest, XWord, lane_of, neuron_words
 from .weights import Access
 
 __all__ = ["Settings", "ControlAccess"]
@@ -35,6 +35,15 @@ class Settings(data.Struct):
     y_decay: range(spec.TRACE_DECAY_ONE + 1)
     w_min: WEIGHT
     w_max: WEIGHT
+    w_exp_rec: range(spec.W_EXP_MAX + 1)
+    x_tar: TRACE
+    th_imp: unsigned(spec.TH_IMP_MAX.bit_length())
+    th_shift: range(spec.TH_SHIFT_MAX + 1)
+    soft_bound: 1
+
+
+#: What the settings hold at power-up (``spec.SETTING_POWER_UP``; the others 0).
+SETTINGS_INIT = {s.name.lower(): value for s, value in spec.SETTING_POWER_UP.items()}
 
 
 class ControlAccess(wiring.Component):
@@ -57,6 +66,9 @@ class ControlAccess(wiring.Component):
     register_commands : bool
         True: a command is copied as it is taken. False: it is read on ``ctl_cmd`` while it
         executes (the stream keeps it still) and taken once executed.
+    features : spikecore.spec.Feature
+        The settings and neuron fields of absent features are not written (they keep their
+        power-up values; the link refuses their addresses).
 
     Members
     -------
@@ -76,7 +88,7 @@ class ControlAccess(wiring.Component):
     w_rd, w_wr : Out(ReadRequest(Access, ...)), Out(WriteRequest(Access, ...))
         A weight row slice.
     vth_rd, vth_wr, bias_rd, bias_wr, du_rd, du_wr, dv_rd, dv_wr, t_ref_rd, t_ref_wr
-        The parameter words, by neuron group.
+        The parameter words, by neuron group (and theta_rd, theta_wr with THETA).
     psrc_rd, psrc_wr, pdst_rd, pdst_wr
         The plasticity mask words, by source group and by neuron group.
     u_rd, u_wr, v_rd, v_wr, ref_rd, ref_wr, y_rd, y_wr, x_rd, x_wr
@@ -84,7 +96,8 @@ class ControlAccess(wiring.Component):
     in_wr : Out(WriteRequest(range(n_inputs), 1))
         The input flags (cleared by ``CONTROL.RESET``).
     """
-    def __init__(self, n_inputs, n_neurons, lanes, read_latency=1, register_commands=True):
+    def __init__(self, n_inputs, n_neurons, lanes, read_latency=1, register_commands=True,
+                 features=Feature.all()):
         check_positive(n_inputs=n_inputs, read_latency=read_latency)
         check_lanes(lanes, n_neurons=n_neurons)
         if not isinstance(register_commands, bool):
@@ -93,18 +106,19 @@ class ControlAccess(wiring.Component):
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
         self.read_latency = read_latency
         self.register_commands = register_commands
+        self.features = check_features(features)
         L = lanes
         G, HS = n_neurons // L, -(-(n_inputs + n_neurons) // L)
         weights = data.ArrayLayout(WEIGHT, L)
         members = {
             "ctl_cmd": In(stream.Signature(CtlCommand)),
             "ctl_rsp": Out(stream.Signature(spec.DATA_BITS)),
-            "allowed": In(1), "busy": Out(1), "settings": Out(Settings),
+            "allowed": In(1), "busy": Out(1), "settings": Out(Settings, init=SETTINGS_INIT),
             "counting": In(1), "stepped": In(1), "forget": Out(1),
             "w_rd": Out(ReadRequest(Access, weights)),
             "w_wr": Out(WriteRequest(Access, weights, L)),
         }
-        words = {name: (G, shape) for name, shape in NEURON_WORDS.items()}
+        words = {name: (G, shape) for name, shape in neuron_words(features).items()}
         words.update(psrc=(HS, 1), pdst=(G, 1), x=(HS, XWord))
         for name, (depth, shape) in words.items():
             word = data.ArrayLayout(shape, L)
@@ -127,9 +141,11 @@ class ControlAccess(wiring.Component):
         rsp = Signal(spec.DATA_BITS)
         steps = Signal(64)
         cycles = Signal(64)
-        settings = {setting: getattr(self.settings, setting.name.lower()) for setting in Setting}
+        settings = {setting: getattr(self.settings, setting.name.lower())
+                    for setting in settings_of(self.features)}
         params = {field: (getattr(self, f"{field.name.lower()}_rd"),
-                          getattr(self, f"{field.name.lower()}_wr")) for field in NeuronField}
+                          getattr(self, f"{field.name.lower()}_wr"))
+                  for field in fields_of(self.features)}
         c_addr = cmd.addr
         c_i, c_field, c_j = c_addr[:nb], c_addr[nb:], c_addr[nb:]
         c_index, c_sfield = c_addr[:sb], c_addr[sb:]

@@ -9,15 +9,15 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
-from ..spec import neuron_bits, src_bits
-from .checks import check_lanes, check_positive
+from ..spec import Feature, neuron_bits, src_bits
+from .checks import check_features, check_lanes, check_positive
 from .control import ControlAccess
 from .groups import GroupUpdate
 from .inputs import InputCollector
 from .interface import CoreSignature
 from .neuron import NeuronUpdate
 from .plasticity import SliceUpdate
-from .ports import NEURON_WORDS, XWord, share_read, share_write
+from .ports import XWord, neuron_words, share_read, share_write
 from .sequencer import StepSequencer
 from .spikes import SpikeEmitter, SpikeLister
 from .traces import PostTraceJump, PreTraceDecay, PreTraceJump
@@ -65,6 +65,9 @@ class Core(wiring.Component):
         starts from a register, for fast clocks). False: the core reads it on ``ctl_cmd``
         while it executes it (the stream keeps it still) and takes it when done, which saves
         the copy.
+    features : spikecore.spec.Feature
+        The optional parts of model v2 to build (docs/model.md): a device without one
+        computes as if its settings held their defaults, and has no address for them.
 
     Members
     -------
@@ -73,7 +76,7 @@ class Core(wiring.Component):
     """
 
     def __init__(self, n_inputs, n_neurons, lanes=1, weight_ports=2, neuron_latency=6,
-                 register_commands=True):
+                 register_commands=True, features=Feature.all()):
         check_positive(n_inputs=n_inputs, n_neurons=n_neurons, lanes=lanes)
         if lanes & (lanes - 1):
             raise ValueError(f"lanes must be 1 or a power of two, not {lanes}")
@@ -98,6 +101,7 @@ class Core(wiring.Component):
             raise TypeError(f"register_commands must be True or False, not "
                             f"{register_commands!r}")
         self.register_commands = register_commands
+        self.features = check_features(features)
         super().__init__(CoreSignature(n_inputs, n_neurons))
 
     def elaborate(self, platform):
@@ -112,15 +116,16 @@ class Core(wiring.Component):
                                                 single_port=self.weight_ports == 1,
                                                 registered=self.weight_ports == 2)
         m.submodules.control = ctl = ControlAccess(n_in, N, L, ws.read_latency,
-                                                   self.register_commands)
+                                                   self.register_commands, self.features)
         # With single-port banks the STDP passes read a slice and write it in the next clock.
         m.submodules.sequencer = seq = StepSequencer(n_in, N, L, ws.read_latency,
                                                      alternate=self.weight_ports == 1)
         m.submodules.collector = collector = InputCollector(n_in, N)
-        m.submodules.groups = groups = GroupUpdate(self.n_sources, N, L, self.neuron_latency)
-        # With dual-port banks the synapse updates are pipelined (2 clocks).
+        m.submodules.groups = groups = GroupUpdate(self.n_sources, N, L, self.neuron_latency,
+                                                   self.features)
+        # With dual-port banks the synapse updates are pipelined.
         m.submodules.plasticity = plasticity = SliceUpdate(
-            HS * L, N, L, latency=2 if self.weight_ports == 2 else 0)
+            HS * L, N, L, pipelined=self.weight_ports == 2, features=self.features)
         m.submodules.pre_decay = pre_decay = PreTraceDecay(HS, L)
         m.submodules.pre_jump = pre_jump = PreTraceJump(HS * L, L)
         m.submodules.post_jump = post_jump = PostTraceJump(G, L)
@@ -159,12 +164,13 @@ class Core(wiring.Component):
         share_read(m, ws.rd, ws.rd_data, [seq.w_rd, ctl.w_rd])
         share_write(m, ws.wr, ws.wr_en, ws.wr_data, [plasticity.w_wr, ctl.w_wr])
         # Words of L lanes (lane l of word g: neuron or source g·L + l), by group.
-        words = {name: (G, shape) for name, shape in NEURON_WORDS.items()}
+        words = {name: (G, shape) for name, shape in neuron_words(self.features).items()}
         words.update(x=(HS, XWord), psrc=(HS, 1), pdst=(G, 1))
         readers = {"x": [pre_decay, seq, ctl], "y": [groups, post_jump, seq, ctl],
                    "psrc": [seq, ctl], "pdst": [seq, ctl]}          # else [groups, ctl]
         writers = {"x": [pre_decay, pre_jump, ctl], "y": [groups, post_jump, ctl],
-                   "u": [groups, ctl], "v": [groups, ctl], "ref": [groups, ctl]}  # else [ctl]
+                   "u": [groups, ctl], "v": [groups, ctl], "ref": [groups, ctl],
+                   "theta": [groups, ctl]}                                      # else [ctl]
         for name, (depth, shape) in words.items():
             mem = Memory(shape=data.ArrayLayout(shape, L), depth=depth, init=[])
             m.submodules[f"{name}_mem"] = mem

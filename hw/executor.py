@@ -12,7 +12,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from .. import spec
-from ..spec import Command, Control, Setting, Space, Status, max_run_steps
+from ..spec import Command, Control, Feature, Setting, Space, Status, max_run_steps
 from .access import AccessCheck, below
 from .frames import FrameSignature, ReplySignature, check_max_payload
 from .interface import CoreSignature
@@ -47,6 +47,8 @@ class Executor(wiring.Component):
         The longest payload of a frame or reply (``check_max_payload``).
     identify : bytes
         The data of the IDENTIFY reply (``spec.identify_bytes``).
+    features : spikecore.spec.Feature
+        The core's (``AccessCheck``).
 
     Members
     -------
@@ -62,7 +64,7 @@ class Executor(wiring.Component):
     The executor keeps its own copy of the w_min and w_max settings, as it has written them, to
     refuse a WRITE that would leave w_min > w_max: nothing else may write the core's settings.
     """
-    def __init__(self, n_inputs, n_neurons, max_payload, identify):
+    def __init__(self, n_inputs, n_neurons, max_payload, identify, features=Feature.all()):
         check_max_payload(max_payload, n_neurons)
         if not isinstance(identify, bytes):
             raise TypeError(f"identify must be bytes, not {identify!r}")
@@ -72,7 +74,7 @@ class Executor(wiring.Component):
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.max_payload, self.identify = max_payload, identify
         # The parts are made here, so that their arguments are checked here.
-        self._check = AccessCheck(n_inputs, n_neurons)
+        self._check = AccessCheck(n_inputs, n_neurons, features)
         self.max_steps = max_run_steps(n_neurons, max_payload)
         self._feeder = RecordFeeder(n_inputs, n_neurons, self.max_steps)
         self._collector = SpikeCollector(n_neurons, self.max_steps, max_payload)
@@ -144,7 +146,8 @@ class Executor(wiring.Component):
             m.next = "DISPATCH"         # count_width and width_ok are registered
         with m.State("DISPATCH"):
             m.d.sync += [x.pos.eq(0), x.cur_addr.eq(block.addr), x.k.eq(0), x.val.eq(0),
-                         x.w_min_new.eq(x.w_min_now), x.e_pos.eq(0)]
+                         x.w_min_new.eq(x.w_min_now), x.w_max_new.eq(x.w_max_now),
+                         x.bound_seen.eq(0), x.e_pos.eq(0)]
             with m.Switch(self.frame.cmd):
                 with m.Case(Command.WRITE):
                     with m.If(~x.width_ok | (length != VALUES_AT + x.count_width)):
@@ -188,14 +191,18 @@ class Executor(wiring.Component):
         with m.State("W_VERIFY"):
             m.d.comb += check.write.eq(1)
             m.d.sync += [x.pos.eq(x.pos + 1), x.cur_addr.eq(check.next_addr)]
+            m.d.sync += x.bound_seen.eq(x.bound_seen | x.at_bound)
             with m.If(x.at_bound & ~x.at_max):
-                # e_pos: the position of the block's first bound (0 if that is W_MAX).
+                # e_pos: the position of the block's first bound (0 if that is W_MAX, which
+                # only a block that starts at it writes without W_MIN).
                 m.d.sync += [x.w_min_new.eq(x.checked), x.e_pos.eq(x.pos)]
+            with m.If(x.at_bound & x.at_max):
+                m.d.sync += x.w_max_new.eq(x.checked)
             with m.If(~check.addr_ok):
                 x.error(Status.BAD_ADDRESS, x.pos)
             with m.Elif(~check.value_ok):
                 x.error(Status.BAD_VALUE, x.pos)
-            with m.Elif(x.last_pos & x.at_bound & x.crossed):
+            with m.Elif(x.last_pos & x.crossed):
                 m.d.sync += [x.e_status.eq(Status.BAD_VALUE), x.e_has_pos.eq(1)]
                 m.next = "ERROR"
             with m.Elif(x.last_pos):
@@ -447,21 +454,25 @@ class _Datapath:
 
         # A WRITE must leave w_min <= w_max (docs/protocol.md, WRITE). The executor keeps the
         # two settings as it has applied them (the core's, which only it writes; both are 0
-        # after a reset). W_MIN and W_MAX are the last two settings, so a block that writes
-        # them ends with them (or fails at the next address): at its last position the
-        # settings it leaves are known. w_min_new is w_min as the block leaves it so far.
-        assert Setting.W_MAX.value == Setting.W_MIN.value + 1 == len(Setting) - 1
+        # after a reset). w_min_new and w_max_new are the bounds as the block leaves them so
+        # far; at its last position, if it wrote a bound (bound_seen, or this position), the
+        # settings it leaves are known.
+        assert Setting.W_MAX.value == Setting.W_MIN.value + 1
         self.w_min_now = Signal(signed(spec.WEIGHT_BITS))
         self.w_max_now = Signal(signed(spec.WEIGHT_BITS))
         self.w_min_new = Signal(signed(spec.WEIGHT_BITS))
+        self.w_max_new = Signal(signed(spec.WEIGHT_BITS))
+        self.bound_seen = Signal()
         # At W_MIN (8) or W_MAX (9), told apart by bit 0; the other addresses that match (24,
         # 25, …) are refused by AccessCheck anyway.
         self.at_bound = ((block.space == Space.SETTING)
                          & (self.cur_addr[1:4] == Setting.W_MIN.value >> 1))
         self.at_max = self.cur_addr[0]
-        # At W_MIN: is its value above w_max now? At W_MAX: is w_min_new above its value?
+        # The bounds the block leaves, with this position's value in place: crossed?
         value8 = self.checked[:spec.WEIGHT_BITS].as_signed()
-        self.crossed = Mux(self.at_max, self.w_min_new > value8, value8 > self.w_max_now)
+        w_min = Mux(self.at_bound & ~self.at_max, value8, self.w_min_new)
+        w_max = Mux(self.at_bound & self.at_max, value8, self.w_max_new)
+        self.crossed = (self.bound_seen | self.at_bound) & (w_min > w_max)
 
     def error(self, status, position=None):
         """Go to ERROR to reply *status* (with *position*, if not None)."""

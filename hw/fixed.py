@@ -8,7 +8,7 @@ from amaranth.hdl import Mux
 
 from .. import spec
 
-__all__ = ["trunc0", "sat24", "sat8u", "clip_w", "trace_decay"]
+__all__ = ["trunc0", "sat24", "sat8u", "clip_w", "trace_decay", "theta_decay"]
 
 
 def trunc0(value, k):
@@ -53,3 +53,11 @@ def trace_decay(trace, rate):
     With *rate* at most TRACE_DECAY_ONE the result fits the trace's TRACE_BITS.
     """
     return (trace * rate) >> spec.TRACE_DECAY_SHIFT
+
+
+def theta_decay(theta, th_shift):
+    """Return ``theta - (theta >> th_shift)``: the adaptive threshold after one step's decay.
+
+    A shift by a value is a barrel shifter (a mux level per bit of *th_shift*), no multiplier.
+    """
+    return (theta - (theta >> th_shift))[:len(theta)]

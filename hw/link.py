@@ -11,6 +11,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from .. import spec
+from ..spec import Feature
+from .checks import check_features
 from .cobs import CobsDecoder, CobsEncoder
 from .executor import Executor
 from .frames import FrameReceiver, ReplySender, check_max_payload
@@ -35,6 +37,8 @@ class Link(wiring.Component):
     max_payload : int
         The longest payload a frame may have (reported by IDENTIFY): a power of two, at most
         ``spec.MAX_PAYLOAD``. The frame buffer holds one payload, the reply buffers two.
+    features : spikecore.spec.Feature
+        The core's: reported by IDENTIFY, and the addresses of the others are refused.
 
     Members
     -------
@@ -49,13 +53,15 @@ class Link(wiring.Component):
     """
 
     def __init__(self, n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
-                 max_payload=spec.MAX_PAYLOAD):
+                 max_payload=spec.MAX_PAYLOAD, features=Feature.all()):
         check_max_payload(max_payload, n_neurons)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
         self.max_payload = max_payload
+        self.features = check_features(features)
         self.identify = spec.identify_bytes(
             version=spec.PROTOCOL_VERSION, n_inputs=n_inputs, n_neurons=n_neurons, lanes=lanes,
-            clk_hz=clk_hz, baud=baud, rx_window=rx_window, max_payload=max_payload)
+            clk_hz=clk_hz, baud=baud, rx_window=rx_window, max_payload=max_payload,
+            features=features.value)
         super().__init__({
             "rx": In(stream.Signature(RxByte)),
             "tx": Out(stream.Signature(8)),
@@ -68,7 +74,8 @@ class Link(wiring.Component):
         m.submodules.decoder = decoder = CobsDecoder()
         m.submodules.receiver = receiver = FrameReceiver(self.max_payload)
         m.submodules.executor = executor = Executor(self.n_inputs, self.n_neurons,
-                                                    self.max_payload, self.identify)
+                                                    self.max_payload, self.identify,
+                                                    self.features)
         m.submodules.sender = sender = ReplySender(self.max_payload)
         m.submodules.encoder = encoder = CobsEncoder()
         wiring.connect(m, flipped(self.rx), decoder.i)

@@ -9,11 +9,12 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .. import spec
-from .checks import check_lanes
+from ..spec import Feature
+from .checks import check_features, check_lanes
 from .control import Settings
 from .pipeline import delay_line
 from .ports import WriteRequest, XWord, YWord, lane_of
-from .stdp import SynapseUpdate
+from .stdp import SynapseUpdate, synapse_latency
 from .weights import Access
 
 __all__ = ["StdpSlices", "SliceUpdate"]
@@ -74,22 +75,27 @@ class SliceUpdate(wiring.Component):
     ----------
     n_rows, n_neurons, lanes : int
         As ``StdpSlices``.
-    latency : int
-        ``SynapseUpdate``'s: 0, or 2 (the writes are then made two clocks after the slice).
+    pipelined : bool
+        ``SynapseUpdate``'s: the writes are then made ``latency`` (2 or 3) clocks after the
+        slice, else in its clock.
+    features : spikecore.spec.Feature
+        ``SynapseUpdate``'s (X_TAR, SOFT_BOUND).
 
     Members
     -------
     slices : In(StdpSlices(n_rows, n_neurons, lanes))
     settings : In(Settings)
-        ``a_plus``, ``a_minus``, ``w_min`` and ``w_max`` are used.
+        ``a_plus``, ``a_minus``, ``x_tar``, ``w_min``, ``w_max`` and ``soft_bound`` are used.
     w_wr : Out(WriteRequest(Access, ArrayLayout(signed(8), lanes), lanes))
     """
-    def __init__(self, n_rows, n_neurons, lanes, latency=0):
+    def __init__(self, n_rows, n_neurons, lanes, pipelined=False, features=Feature.all()):
         check_lanes(lanes, n_rows=n_rows, n_neurons=n_neurons)
-        if latency not in (0, 2):
-            raise ValueError(f"latency must be 0 or 2, not {latency!r}")
+        if not isinstance(pipelined, bool):
+            raise TypeError(f"pipelined must be True or False, not {pipelined!r}")
         self.n_rows, self.n_neurons, self.lanes = n_rows, n_neurons, lanes
-        self.latency = latency
+        self.pipelined, self.features = pipelined, check_features(features)
+        #: Clocks from a slice to its writes.
+        self.latency = synapse_latency(pipelined, features)
         super().__init__({
             "slices": In(StdpSlices(n_rows, n_neurons, lanes)), "settings": In(Settings),
             "w_wr": Out(WriteRequest(Access, data.ArrayLayout(signed(spec.WEIGHT_BITS), lanes),
@@ -105,8 +111,9 @@ class SliceUpdate(wiring.Component):
         x_j, src_j = lane_of(slices.x, slices.j), lane_of(slices.src, slices.j)
         dst_i = lane_of(slices.dst, slices.i)
         for l in range(L):
-            m.submodules[f"synapse{l}"] = unit = SynapseUpdate(self.latency)
+            m.submodules[f"synapse{l}"] = unit = SynapseUpdate(self.pipelined, self.features)
             m.d.comb += [unit.a_plus.eq(settings.a_plus), unit.a_minus.eq(settings.a_minus),
+                         unit.x_tar.eq(settings.x_tar), unit.soft_bound.eq(settings.soft_bound),
                          unit.w_min.eq(settings.w_min), unit.w_max.eq(settings.w_max),
                          unit.w.eq(slices.w[l]), self.w_wr.data[l].eq(unit.w_next)]
             with m.If(slices.col):

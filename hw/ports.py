@@ -13,9 +13,10 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .. import spec
-from .neuron import DECAY, REF, STATE
+from ..spec import Feature
+from .neuron import DECAY, REF, STATE, THETA
 
-__all__ = ["XWord", "YWord", "NEURON_WORDS", "ReadRequest", "WriteRequest", "Task", "share_read",
+__all__ = ["XWord", "YWord", "NEURON_WORDS", "neuron_words", "ReadRequest", "WriteRequest", "Task", "share_read",
            "share_write", "lane_of"]
 
 TRACE = unsigned(spec.TRACE_BITS)
@@ -27,8 +28,15 @@ XWord = data.StructLayout({"trace": TRACE, "hit": 1})
 YWord = data.StructLayout({"trace": TRACE, "spiked": 1})
 #: What is held by neuron group, a lane per neuron: the parameters (``Space.NEURON``, by
 #: ``NeuronField`` name) and the state.
+#: ``theta`` only with ``Feature.THETA`` (``neuron_words``).
 NEURON_WORDS = {"vth": STATE, "bias": STATE, "du": DECAY, "dv": DECAY, "t_ref": REF,
-                "u": STATE, "v": STATE, "ref": REF, "y": YWord}
+                "theta": THETA, "u": STATE, "v": STATE, "ref": REF, "y": YWord}
+
+
+def neuron_words(features):
+    """Return the words of ``NEURON_WORDS`` that a core with *features* holds."""
+    return {name: shape for name, shape in NEURON_WORDS.items()
+            if name != "theta" or Feature.THETA in features}
 
 
 class ReadRequest(wiring.Signature):

@@ -140,8 +140,10 @@ class StepSequencer(wiring.Component):
         i_line = delay_line(m, p1_i, RL, "p_i")
         p2_valid, p2_g, p2_j, p2_i = valid_line[-1], g_line[-1], j_line[-1], i_line[-1]
         p2_last = delay_line(m, p1_last, RL, "p_last")[-1]
+        p2_from_in = delay_line(m, p1_from_in, RL, "p_from_in")[-1]
         pipe_busy = Cat(valid_line).any()   # a slice is still on its way through stage 2
         m.d.comb += [groups.last.eq(p2_last), groups.group.eq(p2_g), groups.dummy.eq(n_d == 0),
+                     groups.rec.eq(~p2_from_in),
                      groups.w.eq(w_rd.data),
                      slices.j.eq(p2_j), slices.i.eq(p2_i), slices.group.eq(p2_g),
                      slices.w.eq(w_rd.data), slices.x.eq(x_rd.data),

@@ -3,43 +3,58 @@
 Its golden-model counterpart is ``spikecore.model.stdp_update`` (for a single synapse).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from .fixed import clip_w
+from ..spec import Feature
+from .checks import check_features
+from .fixed import clip_w, trunc0
 from .pipeline import register
 
-__all__ = ["SynapseUpdate"]
+__all__ = ["SynapseUpdate", "synapse_latency"]
 
 WEIGHT = signed(spec.WEIGHT_BITS)
-TRACE = unsigned(spec.TRACE_BITS)
+TRACE = range(spec.TRACE_MAX + 1)
+
+
+def synapse_latency(pipelined, features):
+    """Return the clocks from a synapse's inputs to its ``w_next`` (``SynapseUpdate``)."""
+    return (3 if Feature.SOFT_BOUND in features else 2) if pipelined else 0
 
 
 class SynapseUpdate(wiring.Component):
     """Compute the combined, once-clipped STDP change of one synapse (j, i).
 
-    ``w' = clip_w(w + post·((x·a_plus) >> 8) − pre·((y·a_minus) >> 8))`` where *x* is the
-    source's pre-trace, *y* the neuron's post-trace (both as they are after step 2), *pre*
-    says source j was delivered this step and *post* that neuron i spiked. The caller writes
+    ``w' = clip_w(w + post·p − pre·((y·a_minus) >> 8))`` where *x* is the source's pre-trace,
+    *y* the neuron's post-trace (both as they are after step 2), *pre* says source j was
+    delivered this step and *post* that neuron i spiked. The potentiation, with
+    ``d = (x − x_tar)·a_plus``, is ``p = trunc0(d, 8)``, or with *soft_bound*
+    ``p = trunc0(trunc0(d·f, 7), 8) = trunc0(d·f, 15)`` (rounding toward zero twice is rounding
+    toward zero once), ``f = w_max − w`` if ``d > 0`` else ``w − w_min``. The caller writes
     ``w_next`` back only for plastic synapses touched this step (``pre or post``).
 
     Parameters
     ----------
-    latency : int
-        0: combinational. 2: a pipeline taking one synapse a clock, ``w_next`` belonging to
-        the inputs presented two clocks earlier (inputs registered, then the two products),
-        for clocks where the weight memory, the multiplies and the clipping do not fit one
-        period. *a_plus*, *a_minus*, *w_min* and *w_max* are settings and are not delayed.
+    pipelined : bool
+        False: combinational (``latency`` 0). True: a pipeline taking one synapse a clock,
+        ``w_next`` belonging to the inputs presented ``latency`` clocks earlier: 2 (inputs
+        registered, then the products), 3 with ``Feature.SOFT_BOUND`` (then ``d·f``), for
+        clocks where the weight memory, the multiplies and the clipping do not fit one period.
+        The settings are not delayed.
+    features : spikecore.spec.Feature
+        X_TAR: *x_tar* is used (else 0). SOFT_BOUND: *soft_bound* is used (else off), one
+        more multiplier.
 
     Members
     -------
     w : In(signed(8))
     x, y : In(unsigned(8))
     pre, post : In(1)
-    a_plus, a_minus : In(unsigned(8))
+    a_plus, a_minus, x_tar : In(unsigned(8))
     w_min, w_max : In(signed(8))
+    soft_bound : In(1)
     w_next : Out(signed(8))
     """
     w: In(WEIGHT)
@@ -49,30 +64,51 @@ class SynapseUpdate(wiring.Component):
     post: In(1)
     a_plus: In(TRACE)
     a_minus: In(TRACE)
+    x_tar: In(TRACE)
     w_min: In(WEIGHT)
     w_max: In(WEIGHT)
+    soft_bound: In(1)
     w_next: Out(WEIGHT)
 
-    def __init__(self, latency=0):
-        if latency not in (0, 2):
-            raise ValueError(f"latency must be 0 or 2, not {latency!r}")
-        self.latency = latency
+    def __init__(self, pipelined=False, features=Feature.all()):
+        if not isinstance(pipelined, bool):
+            raise TypeError(f"pipelined must be True or False, not {pipelined!r}")
+        self.pipelined = pipelined
+        self.features = check_features(features)
+        self.latency = synapse_latency(pipelined, features)
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
+        soft = Feature.SOFT_BOUND in self.features
 
         def stage(value, name):
-            return register(m, value, name) if self.latency else value
+            return register(m, value, name) if self.pipelined else value
 
-        w1, x1, y1 = stage(self.w, "w1"), stage(self.x, "x1"), stage(self.y, "y1")
+        x_tar = self.x_tar if Feature.X_TAR in self.features else 0
+        # 1: the inputs, the pre-trace relative to its target.
+        w1, y1 = stage(self.w, "w1"), stage(self.y, "y1")
+        xd1 = stage((self.x - x_tar).as_signed(), "xd1")
         pre1, post1 = stage(self.pre, "pre1"), stage(self.post, "post1")
-        ltp = stage(Mux(post1, (x1 * self.a_plus) >> spec.LEARN_SHIFT, 0), "ltp2")
-        ltd = stage(Mux(pre1, (y1 * self.a_minus) >> spec.LEARN_SHIFT, 0), "ltd2")
-        w2 = stage(w1, "w2")
+        depression = Mux(pre1, (y1 * self.a_minus) >> spec.LEARN_SHIFT, 0)
+        if soft:
+            # 2: d, and the room left toward the bound that d points at.
+            d2 = stage(xd1 * self.a_plus, "d2")
+            f2 = stage(Mux(xd1 > 0, self.w_max - w1, w1 - self.w_min), "f2")
+            w2, post2, ltd2 = stage(w1, "w2"), stage(post1, "post2"), stage(depression, "ltd2")
+            # 3: the potentiation, soft or not.
+            potentiation = Mux(self.soft_bound,
+                               trunc0(d2 * f2, spec.SOFT_SHIFT + spec.LEARN_SHIFT),
+                               trunc0(d2, spec.LEARN_SHIFT))
+            ltp = stage(Mux(post2, potentiation, 0), "ltp3")
+            w_last, ltd = stage(w2, "w3"), stage(ltd2, "ltd3")
+        else:
+            # 2: the products.
+            ltp = stage(Mux(post1, trunc0(xd1 * self.a_plus, spec.LEARN_SHIFT), 0), "ltp2")
+            w_last, ltd = stage(w1, "w2"), stage(depression, "ltd2")
         total = Signal(signed(spec.WEIGHT_BITS + 3))
         m.d.comb += [
-            total.eq(w2 + ltp - ltd),
+            total.eq(w_last + ltp - ltd),
             self.w_next.eq(clip_w(total, self.w_min, self.w_max)),
         ]
         return m

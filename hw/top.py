@@ -10,6 +10,7 @@ from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
+from ..spec import Feature
 from .core import Core
 from .link import Link, check_max_payload
 from .uart import UartRx, UartTx, check_divisor
@@ -60,6 +61,8 @@ class Top(wiring.Component):
         The longest frame payload the link takes and sends, reported by IDENTIFY
         (``spikecore.hw.link.check_max_payload``). Smaller saves block RAM: the link's frame
         and reply buffers hold three payloads.
+    features : spikecore.spec.Feature
+        The optional parts of model v2 to build (``Core``), reported by IDENTIFY.
 
     Members
     -------
@@ -76,7 +79,7 @@ class Top(wiring.Component):
 
     def __init__(self, n_inputs, n_neurons, lanes=None, *, divisor, clk_hz, weight_ports=2,
                  neuron_latency=6, register_commands=True, rx_window=spec.RX_WINDOW,
-                 max_payload=spec.MAX_PAYLOAD):
+                 max_payload=spec.MAX_PAYLOAD, features=Feature.all()):
         if lanes is None:
             lanes = default_lanes(n_neurons) if isinstance(n_neurons, int) else 1
         check_divisor(divisor)
@@ -89,10 +92,12 @@ class Top(wiring.Component):
             if not low <= value <= high:
                 raise ValueError(f"{name} must be in [{low}, {high}], not {value}")
         self.core = Core(n_inputs, n_neurons, lanes, weight_ports=weight_ports,
-                         neuron_latency=neuron_latency, register_commands=register_commands)
+                         neuron_latency=neuron_latency, register_commands=register_commands,
+                         features=features)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
         self.divisor, self.clk_hz, self.rx_window = divisor, clk_hz, rx_window
         self.max_payload = max_payload
+        self.features = features
         self.baud = clk_hz // divisor
         super().__init__()
 
@@ -105,7 +110,8 @@ class Top(wiring.Component):
         m.submodules.link = link = Link(self.n_inputs, self.n_neurons, self.lanes,
                                         clk_hz=self.clk_hz, baud=self.baud,
                                         rx_window=self.rx_window,
-                                        max_payload=self.max_payload)
+                                        max_payload=self.max_payload,
+                                        features=self.features)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
 
         # Received bytes into the FIFO. A byte that finds it full is lost; the next one that

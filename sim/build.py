@@ -21,6 +21,7 @@ from pathlib import Path
 
 from amaranth.hdl import ClockDomain, DomainRenamer, Elaboratable, Module, Signal
 
+from ..spec import json_default
 from ..toolchain import ensure_verilator, write_verilog
 
 __all__ = ["DEFAULT_DIVISOR", "DEFAULT_CLK_HZ", "cache_root", "build", "harness_path"]
@@ -100,7 +101,7 @@ def _source_files(make_top):
 def _key(params, make_top, trace):
     import amaranth
     h = hashlib.sha256()
-    h.update(json.dumps(params, sort_keys=True).encode())
+    h.update(json.dumps(params, sort_keys=True, default=json_default).encode())
     h.update(json.dumps([VERILATOR_FLAGS, CXX_FLAGS, trace]).encode())
     h.update(amaranth.__version__.encode())
     try:
@@ -230,7 +231,8 @@ def _build_into(entry, root, make_top, params, trace, jobs, verbose):
         top = make_top(n_inputs, n_neurons, lanes, divisor, clk_hz, **params.get("options", {}))
         wrapper = SimTop(top)
         write_verilog(wrapper, tmp / "top.v", name="top", ports=wrapper.ports())
-        (tmp / "params.json").write_text(json.dumps(params, indent=2) + "\n")
+        (tmp / "params.json").write_text(
+            json.dumps(params, indent=2, default=json_default) + "\n")
         verilator = ensure_verilator()
         jobs = jobs or min(4, os.cpu_count() or 1)
         cflags = CXX_FLAGS + [f"-DSIM_DIVISOR={divisor}"]

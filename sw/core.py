@@ -8,9 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import spec
 from .model import Model
+from .network import Learning, _check_values
 
 __all__ = ["Core", "State", "ModelCore"]
+
+#: The per-neuron fields ``Core.set`` takes, in ``spec.NeuronField`` order.
+FIELDS = tuple(f.name.lower() for f in spec.NeuronField)
+#: The learning settings ``Core.set_learning`` takes.
+SETTINGS = tuple(Learning._DEFAULTS)
 
 
 @dataclass
@@ -23,6 +30,8 @@ class State:
     x : int64 array (n_sources,)
     spikes : bool array (n_neurons,)
         The last step's spikes (``s_prev``), delivered in the next step.
+    theta : int64 array (n_neurons,)
+        The adaptive thresholds (zeros on a device without ``Feature.THETA``).
     """
     u: np.ndarray
     v: np.ndarray
@@ -30,34 +39,68 @@ class State:
     y: np.ndarray
     x: np.ndarray
     spikes: np.ndarray
+    theta: np.ndarray
 
     def __eq__(self, other):
         return isinstance(other, State) and all(
             np.array_equal(getattr(self, k), getattr(other, k)) for k in self.__dataclass_fields__)
 
 
+def _feature_names(features):
+    return ", ".join(f.name for f in features) or "none"
+
+
+def _learning_reasons(values):
+    """Yield (feature, reason) for each learning setting in *values* that needs a feature.
+
+    Which ones need one is ``Learning.features``; the reason names the setting whose value is
+    not its default.
+    """
+    need = Learning(**values).features()
+    for setting, feature in spec.FEATURE_OF_SETTING.items():
+        name = setting.name.lower()
+        default = Learning._DEFAULTS.get(name)
+        if feature & need and name in values and values[name] != default:
+            yield feature, f"learning.{name} = {values[name]!r} is not its default {default!r}"
+
+
+def _theta_reasons(theta):
+    """Yield (THETA, reason) if the int array *theta* is not all 0."""
+    theta = np.asarray(theta)
+    if np.any(theta):
+        k = int(np.flatnonzero(theta)[0])
+        where = f"[{k}]" if theta.ndim else ""
+        yield spec.Feature.THETA, f"theta{where} = {int(theta.flat[k])} is not its default 0"
+
+
 class Core:
     """A spiking core behind some link: the golden model, the virtual board or a board.
 
     Subclasses implement the ``_``-prefixed methods; this class checks every argument first,
-    so that bad input raises ``ValueError`` before anything reaches the device.
+    so that bad input raises ``ValueError`` (or ``TypeError``) before anything reaches the
+    device, with the same message on every backend.
 
     Members
     -------
     n_inputs, n_neurons : int or None
         The geometry of the device (None for the model until a network is loaded).
+    features : spikecore.spec.Feature
+        The optional parts of model v2 the device has (the model: all of them). A network or
+        a change that needs one it lacks is refused.
     """
 
     n_inputs = None
     n_neurons = None
+    features = spec.Feature.all()
 
     # --- the public API ---
 
     def load(self, net):
-        """Load *net*'s weights, parameters and learning settings; set the state to zero.
+        """Load *net*'s weights, parameters, theta and learning settings; set the state to zero.
 
-        The whole network is checked first (``Network.check``, then the geometry): a network
-        that is refused raises ValueError and leaves the device as it was, on every backend.
+        The whole network is checked first (``Network.check``, the geometry, then the
+        features it needs, ``Network.features``): a network that is refused raises
+        ValueError and leaves the device as it was, on every backend.
         """
         from .network import Network
         if not isinstance(net, Network):
@@ -66,6 +109,13 @@ class Core:
             raise TypeError(f"load() takes a spikecore.Network, not {type(net).__name__}{hint}")
         net.check()
         self._check_geometry(net)
+        missing = net.features() & ~self.features
+        if missing:
+            reasons = [*_theta_reasons(net.theta), *_learning_reasons(net.learning.as_dict())]
+            if net.w_exp_rec is not None and net.w_exp_rec != net.w_exp:
+                reasons.append((spec.Feature.W_EXP_REC, f"w_exp_rec = {net.w_exp_rec} differs "
+                                                        f"from w_exp = {net.w_exp}"))
+            self._refuse_missing("the network", reasons)
         self._load(net)
         self._loaded = True
 
@@ -104,8 +154,92 @@ class Core:
         self._require_loaded()
         return self._read_state()
 
+    def write_weights(self, w, rows=None):
+        """Write weights: all of them, or the rows of the sources *rows*; state untouched.
+
+        Parameters
+        ----------
+        w : int array (n_sources, n_neurons), or (len(rows), n_neurons)
+            Each in [−128, 127]; ``w[k]`` goes to source ``rows[k]``.
+        rows : sequence of int or None
+            Distinct source indices (inputs 0 … n_inputs−1, then neurons); None: all.
+
+        Everything is checked before anything is written (ValueError naming the problem).
+        """
+        self._require_loaded()
+        n_sources = self.n_inputs + self.n_neurons
+        if rows is None:
+            rows = np.arange(n_sources)
+        else:
+            array = np.asarray(rows)
+            if array.ndim != 1 or array.dtype.kind == "b":
+                raise ValueError(f"rows must be a sequence of source indices, not {rows!r}")
+            rows = _check_values("rows", array, 0, n_sources - 1)
+            if len(np.unique(rows)) != len(rows):
+                values, counts = np.unique(rows, return_counts=True)
+                raise ValueError(f"rows holds source {int(values[counts > 1][0])} twice")
+        shape = (len(rows), self.n_neurons)
+        if np.shape(w) != shape:
+            raise ValueError(f"weights must have shape {shape}, not {np.shape(w)}")
+        w = _check_values("weights", w, spec.WEIGHT_MIN, spec.WEIGHT_MAX).astype(np.int8)
+        if len(rows):
+            self._write_weights(w, rows)
+
+    def set(self, **fields):
+        """Set per-neuron fields: ``vth``, ``bias``, ``du``, ``dv``, ``t_ref``, ``theta``.
+
+        Each is a scalar (for every neuron) or an array (n_neurons,), in the range of
+        docs/model.md. The state (u, v, ref, traces, spikes) and the other fields are
+        untouched. Everything is checked before anything is written: an unknown name raises
+        TypeError, a bad value ValueError, a nonzero theta on a device without
+        ``Feature.THETA`` ValueError.
+        """
+        self._require_loaded()
+        unknown = [name for name in fields if name not in FIELDS]
+        if unknown:
+            raise TypeError(f"set() got an unknown field {unknown[0]!r}; the fields are "
+                            f"{', '.join(FIELDS)}")
+        values = {}
+        for name in FIELDS:
+            if name not in fields:
+                continue
+            array = np.asarray(fields[name])
+            if array.ndim != 0 and array.shape != (self.n_neurons,):
+                raise ValueError(f"{name} must be a scalar or have shape ({self.n_neurons},), "
+                                 f"not {array.shape}")
+            checked = _check_values(name, array, *spec.NEURON_RANGES[name])
+            values[name] = np.broadcast_to(checked, (self.n_neurons,)).copy()
+        if "theta" in values and not self.features & spec.Feature.THETA:
+            self._refuse_missing("set()", _theta_reasons(np.asarray(fields["theta"])))
+            del values["theta"]         # all 0: what the device computes with anyway
+        if values:
+            self._set(values)
+
+    def set_learning(self, **settings):
+        """Change learning settings (``spikecore.Learning``'s: ``enabled``, ``a_plus``, …).
+
+        The settings given are merged with the current ones and checked as a whole
+        (``Learning.check``: each range, and ``w_min <= w_max``); they apply all together or,
+        on error, not at all. Weights, theta and the state are untouched. An unknown name
+        raises TypeError; a bad value ValueError; a value that needs a feature the device
+        lacks (``Learning.features``: a nonzero ``x_tar``, say) ValueError, while its
+        default is accepted.
+        """
+        self._require_loaded()
+        unknown = [name for name in settings if name not in SETTINGS]
+        if unknown:
+            raise TypeError(f"set_learning() got an unknown setting {unknown[0]!r}; the "
+                            f"settings are {', '.join(SETTINGS)}")
+        changes = {}
+        for name in SETTINGS:
+            if name in settings:
+                changes[name] = Learning._checked(name, settings[name])
+        self._refuse_missing("set_learning()", _learning_reasons(changes))
+        if changes:
+            self._set_learning(changes)
+
     def reset(self):
-        """Set u, v, ref, x, y and the last step's spikes to zero; keep the weights."""
+        """Set u, v, ref, x, y and the last step's spikes to zero; keep weights and theta."""
         self._require_loaded()
         self._reset()
 
@@ -138,6 +272,20 @@ class Core:
         if not self._loaded:
             raise RuntimeError("no network is loaded; call core.load(net) first")
 
+    def _refuse_missing(self, what, reasons):
+        """Raise ValueError for the first (feature, reason) whose feature the device lacks."""
+        for feature, reason in reasons:
+            if not feature & self.features:
+                raise ValueError(f"{what} needs the {feature.name} feature, which the device "
+                                 f"lacks (it has {_feature_names(self.features)}): {reason}")
+
+    @staticmethod
+    def _merged_learning(current, changes):
+        """Return a Learning of *current* (a dict) with *changes*, checked as a whole."""
+        merged = Learning(**{**current, **changes})
+        merged.check()
+        return merged
+
 
 class ModelCore(Core):
     """The golden model (``spikecore.model.Model``) behind the ``Core`` API (``model://``)."""
@@ -161,7 +309,18 @@ class ModelCore(Core):
     def _read_state(self):
         m = self._model
         return State(u=m.u.copy(), v=m.v.copy(), ref=m.ref.copy(), y=m.y.copy(), x=m.x.copy(),
-                     spikes=m.s_prev.copy())
+                     spikes=m.s_prev.copy(), theta=m.theta.copy())
+
+    def _write_weights(self, w, rows):
+        self._model._W[rows] = w
+
+    def _set(self, values):
+        for name, array in values.items():
+            getattr(self._model, name)[:] = array
+
+    def _set_learning(self, changes):
+        m = self._model
+        m.learning = self._merged_learning(m.learning.as_dict(), changes)
 
     def _reset(self):
         self._model.reset()
@@ -170,4 +329,5 @@ class ModelCore(Core):
         return {"steps": self._model.steps if self._model else 0, "cycles": None}
 
     def _info(self):
-        return {"backend": "model", "n_inputs": self.n_inputs, "n_neurons": self.n_neurons}
+        return {"backend": "model", "n_inputs": self.n_inputs, "n_neurons": self.n_neurons,
+                "features": self.features}

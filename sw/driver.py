@@ -19,6 +19,7 @@ import numpy as np
 
 from . import protocol, spec
 from .core import Core, State
+from .network import Learning
 from .transport import Transport
 from .spec import Command, Counter, NeuronField, ResetFlags, Setting, Space, StateField, Status
 
@@ -553,10 +554,13 @@ class LinkCore(Core):
     url : str
     identity : spikecore.protocol.Identity
         What the device reported when it was opened.
+    features : spikecore.spec.Feature
+        What IDENTIFY reported: the settings and fields of the others have no address.
     """
 
     def __init__(self, link, *, progress=None):
         self.link, self.url, self.identity = link, link.url, link.identity
+        self.features = self.identity.features
         self.n_inputs, self.n_neurons = self.identity.n_inputs, self.identity.n_neurons
         self.n_sources = self.n_inputs + self.n_neurons
         self._nb = spec.neuron_bits(self.n_neurons)
@@ -586,6 +590,37 @@ class LinkCore(Core):
     def _field_addr(self, field, bits):
         return lambda k: (field.value << bits) | k
 
+    def _setting_writes(self, values):
+        """Return WRITE payloads of *values* (``{Setting: int}``): one block per run of
+        successive addresses (one in all unless a setting the device lacks lies between)."""
+        payloads, run = [], []
+        for setting in sorted(values, key=lambda s: s.value):
+            if run and setting.value != run[-1].value + 1:
+                payloads += self._writes(Space.SETTING, [values[s] for s in run],
+                                         spec.SETTING_BYTES, lambda k, a=run[0].value: a + k)
+                run = []
+            run.append(setting)
+        if run:
+            payloads += self._writes(Space.SETTING, [values[s] for s in run],
+                                     spec.SETTING_BYTES, lambda k, a=run[0].value: a + k)
+        return payloads
+
+    def _read_settings(self):
+        """Return ``{Setting: int}`` of every setting the device has, read from it."""
+        have = spec.settings_of(self.features)
+        runs = []
+        for setting in have:
+            if runs and setting.value == runs[-1][-1].value + 1:
+                runs[-1].append(setting)
+            else:
+                runs.append([setting])
+        data = self._transact([protocol.read_request(Space.SETTING, run[0].value, len(run),
+                                                     spec.SETTING_BYTES) for run in runs])
+        values = {}
+        for run, block in zip(runs, data):
+            values.update(zip(run, protocol.decode_values(block, spec.SETTING_BYTES).tolist()))
+        return values
+
     def _bar(self, total, unit, desc):
         from tqdm import tqdm
         show = sys.stderr.isatty() if self._progress is None else bool(self._progress)
@@ -607,13 +642,16 @@ class LinkCore(Core):
     def _load(self, net):
         weights = np.asarray(net.weights, dtype=np.int64)
         requests = self._writes(Space.WEIGHT, weights, 1, self._weight_addr)
-        for field, width in spec.NEURON_FIELD_BYTES.items():
-            requests += self._writes(Space.NEURON, getattr(net, field.name.lower()), width,
+        for field in spec.fields_of(self.features):
+            requests += self._writes(Space.NEURON, getattr(net, field.name.lower()),
+                                     spec.NEURON_FIELD_BYTES[field],
                                      self._field_addr(field, self._nb))
         lr = net.learning
-        settings = [net.w_exp if s is Setting.W_EXP else int(getattr(lr, s.name.lower()))
-                    for s in Setting]
-        requests += self._writes(Space.SETTING, settings, spec.SETTING_BYTES, lambda k: k)
+        w_exp_rec = net.w_exp if net.w_exp_rec is None else net.w_exp_rec
+        settings = {s: net.w_exp if s is Setting.W_EXP else w_exp_rec
+                    if s is Setting.W_EXP_REC else int(getattr(lr, s.name.lower()))
+                    for s in spec.settings_of(self.features)}
+        requests += self._setting_writes(settings)
         requests += self._writes(Space.MASK, net.plastic_src, 1, lambda k: k)
         requests += self._writes(Space.MASK, net.plastic_dst, 1, lambda k: (1 << self._sb) | k)
         requests.append(protocol.reset_request(ResetFlags.STATE | ResetFlags.COUNTERS))
@@ -649,6 +687,48 @@ class LinkCore(Core):
         return protocol.decode_values(b"".join(data), 1).astype(np.int8).reshape(
             self.n_sources, self.n_neurons)
 
+    def _write_weights(self, w, rows):
+        order = np.argsort(rows, kind="stable")
+        rows, w = rows[order], w[order].astype(np.int64)
+        # Successive rows are successive addresses: one run of blocks each.
+        starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1).tolist() + [len(rows)]
+        requests = []
+        for a, b in zip(starts, starts[1:]):
+            first = int(rows[a]) * self.n_neurons
+            requests += self._writes(Space.WEIGHT, w[a:b], 1,
+                                     lambda k, first=first: self._weight_addr(first + k))
+        self._transact(requests)
+
+    def _set(self, values):
+        requests = []
+        for name, array in values.items():
+            field = NeuronField[name.upper()]
+            requests += self._writes(Space.NEURON, array, spec.NEURON_FIELD_BYTES[field],
+                                     self._field_addr(field, self._nb))
+        self._transact(requests)
+
+    def _set_learning(self, changes):
+        have = spec.settings_of(self.features)
+        # Settings the device lacks hold their defaults (checked): nothing to write there.
+        given = {Setting[name.upper()]: value for name, value in changes.items()
+                 if Setting[name.upper()] in have}
+        if not given:
+            return
+        low, high = min(s.value for s in given), max(s.value for s in given)
+        span = [s for s in have if low <= s.value <= high]
+        # One block from the first setting given to the last: the device applies it all or
+        # nothing. Read what it holds first if the block covers settings not given, or if one
+        # bound is given without the other (the merged settings are checked as a whole).
+        one_bound = (Setting.W_MIN in given) != (Setting.W_MAX in given)
+        current = self._read_settings() if one_bound or set(span) - set(given) else {}
+        learning = {s.name.lower(): v for s, v in current.items()
+                    if s.name.lower() in Learning._DEFAULTS}
+        merged = self._merged_learning(learning, changes)
+        values = {s: current[s] if s is Setting.W_EXP_REC else int(getattr(merged,
+                                                                        s.name.lower()))
+                  for s in span}
+        self._transact(self._setting_writes(values))
+
     def _read_state(self):
         names = {StateField.SPIKED: "spikes"}
         fields = [(names.get(field, field.name.lower()), field,
@@ -660,6 +740,10 @@ class LinkCore(Core):
             blocks = self._reads(Space.STATE, total, width, self._field_addr(field, sb))
             requests += blocks
             counts.append(len(blocks))
+        theta = spec.NeuronField.THETA
+        if self.features & spec.Feature.THETA:
+            requests += self._reads(Space.NEURON, self.n_neurons, spec.NEURON_FIELD_BYTES[theta],
+                                    self._field_addr(theta, self._nb))
         data = self._transact(requests)
         state, at = {}, 0
         for (name, _, _, width, signed), count in zip(fields, counts):
@@ -667,6 +751,9 @@ class LinkCore(Core):
                                             signed=signed)
             state[name] = values.astype(bool) if name == "spikes" else values
             at += count
+        state["theta"] = protocol.decode_values(b"".join(data[at:]),
+                                                spec.NEURON_FIELD_BYTES[theta]) \
+            if self.features & spec.Feature.THETA else np.zeros(self.n_neurons, np.int64)
         return State(**state)
 
     def _reset(self):

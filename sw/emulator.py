@@ -30,9 +30,7 @@ DEFAULT_BAUD = 3_000_000
 
 _ADDR_MASK = (1 << spec.ADDR_BITS) - 1
 _NEURON_FIELDS = [f.name.lower() for f in NeuronField]
-_SETTING_RANGES = {Setting.W_EXP: (0, spec.W_EXP_MAX), Setting.ENABLED: (0, 1),
-                   **{s: spec.LEARNING_RANGES[s.name.lower()] for s in Setting
-                      if s.name.lower() in spec.LEARNING_RANGES}}
+_BOOL_SETTINGS = (Setting.ENABLED, Setting.SOFT_BOUND)
 _NEURON_STATE = {StateField.U: "u", StateField.V: "v", StateField.REF: "ref",
                  StateField.Y: "y", StateField.SPIKED: "s_prev"}
 
@@ -56,8 +54,9 @@ class _Reject(Exception):
 class DeviceEmulator:
     """A spikecore device in Python: frames in, reply frames out, the golden model inside.
 
-    Power-up state is all zero, as in the gateware: weights, parameters, settings, masks,
-    state and counters. The cycle counter stays 0 (there is no clock).
+    Power-up state is all zero, as in the gateware: weights, parameters, theta, settings
+    (but ``th_shift``: ``spec.SETTING_POWER_UP``), masks, state and counters. The cycle
+    counter stays 0 (there is no clock).
 
     Parameters
     ----------
@@ -73,6 +72,10 @@ class DeviceEmulator:
         The longest payload it takes and sends (``spec.MIN_PAYLOAD`` … ``spec.MAX_PAYLOAD``),
         reported by IDENTIFY: longer frames get ``BAD_FRAME``, as on a device built with that
         limit.
+    features : spikecore.spec.Feature
+        The optional parts of model v2 it has, reported by IDENTIFY. The settings and fields
+        of the others have no address (``BAD_ADDRESS``) and hold their defaults: without
+        ``W_EXP_REC`` neuron sources are scaled by ``w_exp``.
 
     Members
     -------
@@ -83,7 +86,8 @@ class DeviceEmulator:
     """
 
     def __init__(self, n_inputs, n_neurons, lanes=1, clk_hz=DEFAULT_CLK_HZ, baud=DEFAULT_BAUD,
-                 rx_window=spec.RX_WINDOW, max_payload=spec.MAX_PAYLOAD):
+                 rx_window=spec.RX_WINDOW, max_payload=spec.MAX_PAYLOAD,
+                 features=spec.Feature.all()):
         n_inputs = _check_int("n_inputs", n_inputs, 1, 0xFFFF)
         n_neurons = _check_int("n_neurons", n_neurons, 1, 0xFFFF)
         lanes = _check_int("lanes", lanes, 1, 0xFF)
@@ -91,13 +95,19 @@ class DeviceEmulator:
         baud = _check_int("baud", baud, 0, 0xFFFF_FFFF)
         rx_window = _check_int("rx_window", rx_window, 1, 0xFFFF)
         max_payload = _check_int("max_payload", max_payload, spec.MIN_PAYLOAD, spec.MAX_PAYLOAD)
+        if not isinstance(features, spec.Feature):
+            raise TypeError(f"features must be a spikecore.spec.Feature, not {features!r}")
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.n_sources = n_inputs + n_neurons
         self.nb = spec.neuron_bits(n_neurons)
         self.sb = spec.src_bits(n_inputs, n_neurons)
         self.identity = protocol.Identity(spec.PROTOCOL_VERSION, n_inputs, n_neurons, lanes,
-                                          clk_hz, baud, rx_window, max_payload)
+                                          clk_hz, baud, rx_window, max_payload, features)
         self.max_payload = max_payload
+        self.features = features
+        # Which setting and which neuron field has an address, by address / field number.
+        self._has_setting = np.array([s in spec.settings_of(features) for s in Setting])
+        self._has_field = np.array([f in spec.fields_of(features) for f in NeuronField])
         self.model = self._power_up_model()
         self.cycles = 0
         self._decoder = protocol.FrameDecoder(max_payload)
@@ -112,7 +122,8 @@ class DeviceEmulator:
         net.plastic_src = np.zeros(self.n_sources, dtype=bool)
         net.plastic_dst = np.zeros(self.n_neurons, dtype=bool)
         net.w_exp = 0
-        net.learning = Learning(**{name: 0 for name in spec.LEARNING_RANGES})
+        net.learning = Learning(**{s.name.lower(): spec.SETTING_POWER_UP.get(s, 0)
+                                   for s in Setting if s.name.lower() in Learning._DEFAULTS})
         return Model(net)
 
     # --- bytes in, bytes out ---
@@ -282,10 +293,16 @@ class DeviceEmulator:
                 return positions[:0], 0
             flat = hi * N + i + positions
             valid = min(count, rows * N - (hi * N + i))
+            if space == Space.NEURON.value:
+                # A field the device lacks has no address: the block stops at its first.
+                absent = ~self._has_field[flat[:valid] // N]
+                if absent.any():
+                    valid = int(np.argmax(absent))
             return flat[:valid], valid
         addrs = (addr + positions) & _ADDR_MASK
         if space == Space.SETTING.value:
             ok = addrs < len(Setting)
+            ok[ok] = self._has_setting[addrs[ok]]
         elif space == Space.MASK.value:
             ok = (addrs < S) | (((addrs >> self.sb) == 1) & ((addrs & ((1 << self.sb) - 1)) < N))
         elif space == Space.STATE.value and not write:
@@ -308,16 +325,16 @@ class DeviceEmulator:
             field = where // self.n_neurons
             return bounds[field, 0], bounds[field, 1]
         if space == Space.SETTING.value:
-            bounds = np.array([_SETTING_RANGES[s] for s in Setting])
+            bounds = np.array([spec.SETTING_RANGES[s] for s in Setting])
             return bounds[where, 0], bounds[where, 1]
         return 0, 1     # MASK
 
     def _settings(self):
-        lr = self.model.learning
-        values = {Setting.W_EXP: self.model.w_exp, Setting.ENABLED: int(lr.enabled)}
+        m = self.model
+        values = {Setting.W_EXP: m.w_exp, Setting.W_EXP_REC: m.w_exp_rec}
         for s in Setting:
             if s not in values:
-                values[s] = getattr(lr, s.name.lower())
+                values[s] = int(getattr(m.learning, s.name.lower()))
         return np.array([values[s] for s in Setting], dtype=np.int64)
 
     def _store(self, space, where, values):
@@ -333,10 +350,14 @@ class DeviceEmulator:
                 setting = Setting(a)
                 if setting is Setting.W_EXP:
                     m.w_exp = value
+                    if not self.features & spec.Feature.W_EXP_REC:
+                        m.w_exp_rec = value     # neuron sources scaled by w_exp
+                elif setting is Setting.W_EXP_REC:
+                    m.w_exp_rec = value
                 else:
                     # Learning checks each range; the block leaves w_min <= w_max (checked).
                     setattr(m.learning, setting.name.lower(), bool(value)
-                            if setting is Setting.ENABLED else value)
+                            if setting in _BOOL_SETTINGS else value)
         else:   # MASK
             src = where < self.n_sources
             m.plastic_src[where[src]] = values[src] != 0

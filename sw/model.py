@@ -9,8 +9,8 @@ import numpy as np
 
 from . import spec
 
-__all__ = ["trunc0", "decay", "sat24", "sat8u", "clip_w", "trace_decay", "neuron_update",
-           "stdp_update", "Model"]
+__all__ = ["trunc0", "decay", "sat24", "sat8u", "clip_w", "trace_decay", "theta_decay",
+           "neuron_update", "potentiation", "stdp_update", "Model"]
 
 
 def trunc0(a, k):
@@ -46,15 +46,28 @@ def trace_decay(trace, rate):
     return (np.asarray(trace, dtype=np.int64) * rate) >> spec.TRACE_DECAY_SHIFT
 
 
-def neuron_update(u, v, ref, a, vth, bias, du, dv, t_ref, w_exp):
-    """Return ``(u, v, ref, s)`` after step 4 of docs/model.md, for synaptic input *a*.
+def theta_decay(theta, th_shift):
+    """Return ``theta - (theta >> th_shift)``: the adaptive threshold after one step's decay."""
+    theta = np.asarray(theta, dtype=np.int64)
+    return theta - (theta >> th_shift)
 
-    ``u ← sat24(decay(u, du) + (a << w_exp))``; refractory neurons (``ref > 0``) count down
-    with ``v ← 0`` and do not spike; the others take ``v ← sat24(decay(v, dv) + u + bias)``,
-    spike iff ``v > vth``, and on a spike reset ``v ← 0``, ``ref ← t_ref``.
+
+def neuron_update(u, v, ref, theta, a_in, a_rec, vth, bias, du, dv, t_ref, w_exp, w_exp_rec,
+                  adapt=False, th_imp=0, th_shift=spec.TH_SHIFT_MAX):
+    """Return ``(u, v, ref, theta, s)`` after step 4 of docs/model.md.
+
+    With *adapt* (learning enabled) ``theta ← theta − (theta >> th_shift)`` first.
+    ``u ← sat24(decay(u, du) + (a_in << w_exp) + (a_rec << w_exp_rec))`` for the synaptic
+    input of input sources *a_in* and of neuron sources *a_rec*; refractory neurons
+    (``ref > 0``) count down with ``v ← 0`` and do not spike; the others take
+    ``v ← sat24(decay(v, dv) + u + bias)``, spike iff ``v > vth + theta``, and on a spike
+    reset ``v ← 0``, ``ref ← t_ref`` and, with *adapt*,
+    ``theta ← min(theta + th_imp, THETA_MAX)``.
     """
+    theta = theta_decay(theta, th_shift) if adapt else np.array(theta, dtype=np.int64)
     u = decay(u, du)
-    u += np.left_shift(a, w_exp, dtype=np.int64)
+    u += np.left_shift(a_in, w_exp, dtype=np.int64)
+    u += np.left_shift(a_rec, w_exp_rec, dtype=np.int64)
     sat24(u, out=u)
     ref = np.asarray(ref)
     refractory = ref > 0
@@ -62,32 +75,47 @@ def neuron_update(u, v, ref, a, vth, bias, du, dv, t_ref, w_exp):
     v += u
     v += bias
     sat24(v, out=v)
-    s = v > vth
+    s = v > vth + theta
     s &= ~refractory
     v[refractory | s] = 0
     ref = ref - refractory
     ref[s] = t_ref[s] if np.ndim(t_ref) else t_ref
-    return u, v, ref, s
+    if adapt:
+        theta[s] = np.minimum(theta[s] + th_imp, spec.THETA_MAX)
+    return u, v, ref, theta, s
+
+
+def potentiation(x, w, learning):
+    """Return the potentiation ``p`` of step 5 of docs/model.md (int64, *w*'s shape).
+
+    *x* holds the pre-traces of *w*'s rows (broadcast against *w*). ``d = (x − x_tar)·a_plus``;
+    ``p = trunc0(d, 8)``, or with ``soft_bound`` ``p = trunc0(trunc0(d·f, 7), 8)`` where
+    ``f = w_max − w`` if ``d > 0`` else ``w − w_min``.
+    """
+    d = (np.asarray(x, np.int64) - learning.x_tar) * learning.a_plus
+    if not learning.soft_bound:
+        return np.broadcast_to(trunc0(d, spec.LEARN_SHIFT), np.shape(w))
+    w = np.asarray(w, np.int64)
+    f = np.where(d > 0, learning.w_max - w, w - learning.w_min)
+    return trunc0(trunc0(d * f, spec.SOFT_SHIFT), spec.LEARN_SHIFT)
 
 
 def stdp_update(W, x, y, delivered, s, learning, plastic_src, plastic_dst):
     """Apply step 5 of docs/model.md (learning enabled) to the int8 weights *W*, in place.
 
     Every plastic synapse (j, i) with ``s[i]`` or ``delivered[j]`` becomes
-    ``clip_w(W[j, i] + s[i]·((x[j]·a_plus) >> 8) − delivered[j]·((y[i]·a_minus) >> 8))``:
-    one combined change, clipped once. *delivered* and *s* are index arrays (the sources
-    delivered, the neurons that spiked). Returns *W*.
+    ``clip_w(W[j, i] + s[i]·p[j, i] − delivered[j]·((y[i]·a_minus) >> 8))`` (``p``: see
+    :func:`potentiation`): one combined change, clipped once. *delivered* and *s* are index
+    arrays (the sources delivered, the neurons that spiked). Returns *W*.
     """
     if len(delivered) == 0 and len(s) == 0:
         return W
-    # (numpy scalars of the blocks' dtype make np.clip skip its range checks)
-    lo, hi = np.int16(learning.w_min), np.int16(learning.w_max)
-    ltp = ((np.asarray(x, np.int64) * learning.a_plus) >> spec.LEARN_SHIFT).astype(np.int16)
-    ltd = ((np.asarray(y, np.int64) * learning.a_minus) >> spec.LEARN_SHIFT).astype(np.int16)
-    # Both blocks are computed from the weights at the start of the step (int16: no wrap).
+    lo, hi = learning.w_min, learning.w_max
+    ltd = (np.asarray(y, np.int64) * learning.a_minus) >> spec.LEARN_SHIFT
+    # Both blocks are computed from the weights at the start of the step (int64: no wrap).
     old_rows, old_cols = W[delivered], W[:, s]
     # Columns of spiking neurons: LTP on every row, minus LTD on the delivered rows.
-    cols = old_cols + ltp[:, None]
+    cols = old_cols + potentiation(np.asarray(x)[:, None], old_cols, learning)
     cols[delivered] -= ltd[s]
     np.clip(cols, lo, hi, out=cols)
     # Rows of delivered sources: LTD. Their spiking columns are wrong here (no LTP) and are
@@ -114,8 +142,10 @@ class Model:
     -------
     W : int8 array (n_sources, n_neurons)
         The weights (a copy).
-    u, v, ref, y, s_prev : arrays (n_neurons,)
+    u, v, ref, y, theta, s_prev : arrays (n_neurons,)
     x : array (n_sources,)
+    w_exp, w_exp_rec : int
+        The weight exponents (w_exp_rec: the effective value).
     steps : int
         Steps computed since the network was loaded.
     """
@@ -128,7 +158,9 @@ class Model:
                   for name in spec.NEURON_RANGES}
         self.vth, self.bias = params["vth"], params["bias"]
         self.du, self.dv, self.t_ref = params["du"], params["dv"], params["t_ref"]
+        self.theta = params["theta"]
         self.w_exp = net.w_exp
+        self.w_exp_rec = net.w_exp if net.w_exp_rec is None else net.w_exp_rec
         self.learning = type(net.learning)(**net.learning.as_dict())
         self.plastic_src = np.array(net.plastic_src, dtype=bool)
         self.plastic_dst = np.array(net.plastic_dst, dtype=bool)
@@ -141,7 +173,7 @@ class Model:
         return self._W.copy()
 
     def reset(self):
-        """Set u, v, ref, x, y and s_prev to zero; keep the weights."""
+        """Set u, v, ref, x, y and s_prev to zero; keep the weights and theta."""
         n, n_src = self.n_neurons, self.n_inputs + self.n_neurons
         self.u = np.zeros(n, np.int64)
         self.v = np.zeros(n, np.int64)
@@ -159,12 +191,15 @@ class Model:
         self.x = trace_decay(self.x, lr.x_decay)
         self.x[delivered] = sat8u(self.x[delivered] + lr.x_imp)
         self.y = trace_decay(self.y, lr.y_decay)
-        # 3. Synaptic input from the weights at the start of the step.
-        a = self._W[delivered].sum(axis=0, dtype=np.int32)
+        # 3. Synaptic input from the weights at the start of the step, by source kind.
+        split = np.searchsorted(delivered, self.n_inputs)
+        a_in = self._W[delivered[:split]].sum(axis=0, dtype=np.int32)
+        a_rec = self._W[delivered[split:]].sum(axis=0, dtype=np.int32)
         # 4. Neurons.
-        self.u, self.v, self.ref, s = neuron_update(
-            self.u, self.v, self.ref, a, self.vth, self.bias, self.du, self.dv, self.t_ref,
-            self.w_exp)
+        self.u, self.v, self.ref, self.theta, s = neuron_update(
+            self.u, self.v, self.ref, self.theta, a_in, a_rec, self.vth, self.bias, self.du,
+            self.dv, self.t_ref, self.w_exp, self.w_exp_rec, lr.enabled, lr.th_imp,
+            lr.th_shift)
         spiked = np.flatnonzero(s)
         # 5. Learning.
         if lr.enabled:

@@ -139,7 +139,9 @@ class Learning:
 
     _DEFAULTS = {"enabled": False, "a_plus": 16, "a_minus": 16, "x_imp": 64, "y_imp": 64,
                  "x_decay": 224, "y_decay": 224, "w_min": spec.WEIGHT_MIN,
-                 "w_max": spec.WEIGHT_MAX}
+                 "w_max": spec.WEIGHT_MAX, "x_tar": 0, "th_imp": 0,
+                 "th_shift": spec.TH_SHIFT_MAX, "soft_bound": False}
+    _BOOLS = ("enabled", "soft_bound")
 
     __slots__ = tuple(_DEFAULTS)
 
@@ -155,8 +157,8 @@ class Learning:
 
     @staticmethod
     def _checked(name, value):
-        if name == "enabled":
-            return _check_bool("learning.enabled", value)
+        if name in Learning._BOOLS:
+            return _check_bool(f"learning.{name}", value)
         return _check_scalar(f"learning.{name}", value, *spec.LEARNING_RANGES[name])
 
     def check(self):
@@ -175,6 +177,17 @@ class Learning:
         """Return the settings as a dict of plain Python values."""
         return {name: getattr(self, name) for name in self._DEFAULTS}
 
+    def features(self):
+        """Return the ``spikecore.spec.Feature`` s these settings need a device to have."""
+        need = spec.Feature(0)
+        if self.x_tar:
+            need |= spec.Feature.X_TAR
+        if self.th_imp:
+            need |= spec.Feature.THETA
+        if self.soft_bound:
+            need |= spec.Feature.SOFT_BOUND
+        return need
+
     def __eq__(self, other):
         return isinstance(other, Learning) and self.as_dict() == other.as_dict()
 
@@ -182,9 +195,11 @@ class Learning:
         return "Learning(" + ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items()) + ")"
 
 
-_NEURON_DEFAULTS = {"vth": 10000, "bias": 0, "du": 1024, "dv": 256, "t_ref": 2}
+_NEURON_DEFAULTS = {"vth": 10000, "bias": 0, "du": 1024, "dv": 256, "t_ref": 2, "theta": 0}
 _DEFAULT_W_EXP = 6
-_FORMAT = "spikecore.network/1"
+_FORMAT = "spikecore.network/2"
+#: Older formats ``load`` reads: their missing entries take their defaults.
+_FORMATS_READ = (_FORMAT, "spikecore.network/1")
 
 
 def _positive(name, value):
@@ -193,6 +208,10 @@ def _positive(name, value):
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return int(value)
 
+
+#: What "spikecore.network/1" files lack.
+_V2_ARRAYS = ("theta",)
+_V2_SETTINGS = ("x_tar", "th_imp", "th_shift", "soft_bound")
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -254,15 +273,17 @@ class _NetworkFile:
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             self._fail(f"entry {key!r} is unreadable ({exc})")
 
-    def expect_format(self, expected):
+    def expect_format(self, *expected):
+        """Return the file's format if it is one of *expected*; raise ValueError if not."""
         if "format" not in self._npz.files:
             raise ValueError(f"{self.path} is not a spikecore network file (it has no "
                              f"'format' entry)")
         shape, dtype = self._header("format")
         value = self._read("format")
-        if shape != () or dtype.kind != "U" or str(value) != expected:
+        if shape != () or dtype.kind != "U" or str(value) not in expected:
             raise ValueError(f"{self.path} is not a spikecore network file "
-                             f"(expected format {expected!r})")
+                             f"(expected format {' or '.join(map(repr, expected))})")
+        return str(value)
 
     def scalar(self, key, check=None, *, bool_=False):
         """Return entry *key*, a single integer (a bool with *bool_*), checked by *check*."""
@@ -305,8 +326,12 @@ class Network:
         ``weights[j, i]`` is the weight from source j to neuron i.
     vth, bias, du, dv, t_ref : int64 arrays (n_neurons,)
         Per-neuron parameters.
+    theta : int64 array (n_neurons,)
+        The adaptive thresholds' initial values (learned state, like the weights).
     w_exp : int
-        Weight scale exponent.
+        Weight scale exponent of input sources.
+    w_exp_rec : int or None
+        Weight scale exponent of neuron sources; None: equal to *w_exp*.
     learning : Learning
         STDP settings.
     plastic_src : bool array (n_inputs + n_neurons,)
@@ -317,7 +342,8 @@ class Network:
     check shape and range and raise ``ValueError`` naming the field.
     """
 
-    _ARRAYS = ("weights", "vth", "bias", "du", "dv", "t_ref", "plastic_src", "plastic_dst")
+    _ARRAYS = ("weights", "vth", "bias", "du", "dv", "t_ref", "theta", "plastic_src",
+               "plastic_dst")
 
     def __init__(self, n_inputs, n_neurons, *, seed=0):
         self.n_inputs = _positive("n_inputs", n_inputs)
@@ -334,6 +360,7 @@ class Network:
                                  fill=_NEURON_DEFAULTS[name])
         object.__setattr__(self, "_fields", fields)
         self.w_exp = _DEFAULT_W_EXP
+        self.w_exp_rec = None
         self.learning = Learning()
         if seed is not None:
             rng = np.random.default_rng(seed)
@@ -359,6 +386,9 @@ class Network:
             field[...] = array
         elif name == "w_exp":
             object.__setattr__(self, name, _check_scalar("w_exp", value, 0, spec.W_EXP_MAX))
+        elif name == "w_exp_rec":
+            object.__setattr__(self, name, None if value is None else
+                               _check_scalar("w_exp_rec", value, 0, spec.W_EXP_MAX))
         elif name == "learning":
             if not isinstance(value, Learning):
                 raise ValueError(f"learning must be a spikecore.Learning, not {value!r}")
@@ -386,6 +416,8 @@ class Network:
             if field.dtype != bool:
                 _check_range(name, np.asarray(field, dtype=np.int64), field._low, field._high)
         _check_scalar("w_exp", self.w_exp, 0, spec.W_EXP_MAX)
+        if self.w_exp_rec is not None:
+            _check_scalar("w_exp_rec", self.w_exp_rec, 0, spec.W_EXP_MAX)
         if not isinstance(self.learning, Learning):
             raise ValueError(f"learning must be a spikecore.Learning, not {self.learning!r}")
         self.learning.check()
@@ -396,6 +428,7 @@ class Network:
         for name in self._ARRAYS:
             setattr(other, name, getattr(self, name))
         other.w_exp = self.w_exp
+        other.w_exp_rec = self.w_exp_rec
         other.learning = Learning(**self.learning.as_dict())
         return other
 
@@ -404,8 +437,10 @@ class Network:
         arrays = {name: np.asarray(getattr(self, name)) for name in self._ARRAYS}
         arrays.update({f"learning_{k}": np.asarray(v)
                        for k, v in self.learning.as_dict().items()})
+        w_exp_rec = -1 if self.w_exp_rec is None else self.w_exp_rec
         np.savez_compressed(path, format=np.asarray(_FORMAT), n_inputs=self.n_inputs,
-                            n_neurons=self.n_neurons, w_exp=self.w_exp, **arrays)
+                            n_neurons=self.n_neurons, w_exp=self.w_exp, w_exp_rec=w_exp_rec,
+                            **arrays)
 
     @classmethod
     def load(cls, path):
@@ -416,26 +451,42 @@ class Network:
         range); the geometry is checked against every array's header before any is read.
         """
         with _NetworkFile(path) as f:
-            f.expect_format(_FORMAT)
+            v1 = f.expect_format(*_FORMATS_READ) != _FORMAT
             n_inputs = f.scalar("n_inputs", _positive)
             n_neurons = f.scalar("n_neurons", _positive)
             n_src = n_inputs + n_neurons
             shapes = {"weights": (n_src, n_neurons), "plastic_src": (n_src,)}
             arrays = {name: f.array(name, shapes.get(name, (n_neurons,)))
-                      for name in cls._ARRAYS}
+                      for name in cls._ARRAYS if not (v1 and name in _V2_ARRAYS)}
             w_exp = f.scalar("w_exp")
-            settings = {name: f.scalar(f"learning_{name}",
-                                       bool_=name == "enabled") for name in Learning._DEFAULTS}
+            w_exp_rec = -1 if v1 else f.scalar("w_exp_rec")
+            settings = {name: f.scalar(f"learning_{name}", bool_=name in Learning._BOOLS)
+                        for name in Learning._DEFAULTS
+                        if not (v1 and name in _V2_SETTINGS)}
             try:
                 net = cls(n_inputs, n_neurons, seed=None)
                 for name, array in arrays.items():
                     setattr(net, name, array)
                 net.w_exp = w_exp
+                net.w_exp_rec = None if w_exp_rec == -1 else w_exp_rec
                 net.learning = Learning(**settings)
                 net.check()
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from None
         return net
+
+    def features(self):
+        """Return the ``spikecore.spec.Feature`` s a device needs to hold this network.
+
+        Those of its learning settings, THETA for a nonzero theta, W_EXP_REC for a
+        ``w_exp_rec`` that differs from ``w_exp``.
+        """
+        need = self.learning.features()
+        if np.any(np.asarray(self.theta)):
+            need |= spec.Feature.THETA
+        if self.w_exp_rec is not None and self.w_exp_rec != self.w_exp:
+            need |= spec.Feature.W_EXP_REC
+        return need
 
     def __repr__(self):
         return (f"Network(n_inputs={self.n_inputs}, n_neurons={self.n_neurons}, "

@@ -265,7 +265,13 @@ def parse_position(data):
 
 
 class Identity(NamedTuple):
-    """What IDENTIFY reports (docs/protocol.md, "Commands")."""
+    """What IDENTIFY reports (docs/protocol.md, "Commands").
+
+    Members
+    -------
+    features : spikecore.spec.Feature
+        The optional parts of model v2 the device has.
+    """
     version: int
     n_inputs: int
     n_neurons: int
@@ -274,14 +280,20 @@ class Identity(NamedTuple):
     baud: int
     rx_window: int
     max_payload: int
+    features: spec.Feature
 
     def to_bytes(self):
         """Return the data bytes of the IDENTIFY reply."""
-        return spec.identify_bytes(**self._asdict())
+        return spec.identify_bytes(**{**self._asdict(),
+                                      "features": spec.Feature(self.features).value})
 
 
 def parse_identify(data):
-    """Return the :class:`Identity` in the data of an IDENTIFY reply."""
+    """Return the :class:`Identity` in the data of an IDENTIFY reply.
+
+    Bits of ``features`` that no ``spec.Feature`` names (reserved: 0 in this version) are
+    dropped.
+    """
     size = sum(size for _, size in spec.IDENTIFY_FIELDS)
     if len(data) != size:
         raise ValueError(f"IDENTIFY data has {size} bytes, not {len(data)}")
@@ -289,6 +301,7 @@ def parse_identify(data):
     for name, size in spec.IDENTIFY_FIELDS:
         values[name] = int.from_bytes(data[at:at + size], "little")
         at += size
+    values["features"] = spec.Feature(values["features"] & spec.Feature.all().value)
     return Identity(**values)
 
 

@@ -10,9 +10,12 @@ from amaranth.lib import enum
 __all__ = [
     "STATE_BITS", "STATE_MIN", "STATE_MAX", "DECAY_SHIFT", "DECAY_ONE",
     "TRACE_BITS", "TRACE_MAX", "TRACE_DECAY_SHIFT", "TRACE_DECAY_ONE", "LEARN_SHIFT",
+    "SOFT_SHIFT",
     "WEIGHT_BITS", "WEIGHT_MIN", "WEIGHT_MAX", "REF_BITS", "REF_MAX", "W_EXP_MAX",
-    "NEURON_RANGES", "LEARNING_RANGES",
-    "Space", "NeuronField", "Setting", "StateField", "Counter", "Control",
+    "THETA_MAX", "TH_IMP_MAX", "TH_SHIFT_MAX",
+    "NEURON_RANGES", "LEARNING_RANGES", "SETTING_RANGES",
+    "Space", "NeuronField", "Setting", "StateField", "Counter", "Control", "Feature",
+    "FEATURE_OF_SETTING", "FEATURE_OF_FIELD", "SETTING_POWER_UP", "settings_of", "fields_of", "json_default",
     "NEURON_FIELD_BYTES", "SETTING_BYTES", "STATE_FIELD_BYTES",
     "src_bits", "neuron_bits", "ADDR_BITS", "DATA_BITS",
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "MIN_PAYLOAD", "RX_WINDOW", "RECORD_BITMAP", "CRC_INIT",
@@ -51,14 +54,24 @@ TRACE_DECAY_SHIFT = 8
 TRACE_DECAY_ONE = 1 << TRACE_DECAY_SHIFT
 #: Weight changes are ``(trace * rate) >> LEARN_SHIFT``; rates are unsigned 8-bit.
 LEARN_SHIFT = 8
+#: With soft bounds, potentiation is ``trunc0(trunc0(d * f, SOFT_SHIFT), LEARN_SHIFT)``.
+SOFT_SHIFT = 7
 
-#: Allowed [low, high] of each per-neuron parameter, both ends included.
+#: The adaptive threshold theta is unsigned, saturated at THETA_MAX (vth + theta < 2**24).
+THETA_MAX = STATE_MAX
+#: Its increment per spike (th_imp) and its decay shift (``theta -= theta >> th_shift``).
+TH_IMP_MAX = (1 << 16) - 1
+TH_SHIFT_MAX = STATE_BITS
+
+#: Allowed [low, high] of each per-neuron field, both ends included: the parameters, and the
+#: adaptive threshold theta (learned state, set by ``load`` and kept by ``reset``).
 NEURON_RANGES = {
     "vth":   (0, STATE_MAX),
     "bias":  (STATE_MIN, STATE_MAX),
     "du":    (0, DECAY_ONE),
     "dv":    (0, DECAY_ONE),
     "t_ref": (0, REF_MAX),
+    "theta": (0, THETA_MAX),
 }
 
 #: Allowed [low, high] of each learning setting, both ends included (booleans aside).
@@ -71,6 +84,9 @@ LEARNING_RANGES = {
     "y_decay": (0, TRACE_DECAY_ONE),
     "w_min":   (WEIGHT_MIN, WEIGHT_MAX),
     "w_max":   (WEIGHT_MIN, WEIGHT_MAX),
+    "x_tar":   (0, TRACE_MAX),
+    "th_imp":  (0, TH_IMP_MAX),
+    "th_shift": (1, TH_SHIFT_MAX),
 }
 
 
@@ -119,12 +135,13 @@ class Space(enum.Enum, shape=4):
 
 
 class NeuronField(enum.Enum, shape=3):
-    """Per-neuron parameter selected in the NEURON space."""
+    """Per-neuron field selected in the NEURON space (THETA: the adaptive threshold)."""
     VTH   = 0
     BIAS  = 1
     DU    = 2
     DV    = 3
     T_REF = 4
+    THETA = 5
 
 
 class Setting(enum.Enum, shape=4):
@@ -139,6 +156,70 @@ class Setting(enum.Enum, shape=4):
     Y_DECAY = 7
     W_MIN   = 8
     W_MAX   = 9
+    W_EXP_REC  = 10
+    X_TAR      = 11
+    TH_IMP     = 12
+    TH_SHIFT   = 13
+    SOFT_BOUND = 14
+
+
+#: Allowed [low, high] of each setting's value on the wire (booleans are 0 or 1).
+SETTING_RANGES = {
+    Setting.W_EXP: (0, W_EXP_MAX), Setting.ENABLED: (0, 1),
+    Setting.W_EXP_REC: (0, W_EXP_MAX), Setting.SOFT_BOUND: (0, 1),
+    **{s: LEARNING_RANGES[s.name.lower()] for s in Setting
+       if s.name.lower() in LEARNING_RANGES},
+}
+
+
+class Feature(enum.Flag, shape=16):
+    """The optional parts of model v2 a device has (IDENTIFY's ``features``).
+
+    A device built without one has no address for its settings and fields (``BAD_ADDRESS``),
+    and computes as if they held their defaults (docs/model.md): without W_EXP_REC, neuron
+    sources are scaled by ``w_exp`` like inputs.
+    """
+    THETA      = 0x01   # the adaptive threshold: NeuronField.THETA, TH_IMP, TH_SHIFT
+    X_TAR      = 0x02   # the target pre-trace
+    W_EXP_REC  = 0x04   # a separate weight exponent for neuron sources
+    SOFT_BOUND = 0x08   # soft bounds on potentiation
+
+    @classmethod
+    def all(cls):
+        """Return every feature."""
+        return cls.THETA | cls.X_TAR | cls.W_EXP_REC | cls.SOFT_BOUND
+
+    def names(self):
+        """Return the names of the features set, in bit order (a list; JSON-friendly)."""
+        return [f.name for f in Feature if f & self]
+
+
+def json_default(value):
+    """``json.dumps``'s *default*: a ``Feature`` (in build options) as its names."""
+    if isinstance(value, Feature):
+        return value.names()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+#: The feature that each setting and each neuron field belongs to (the rest are always there).
+FEATURE_OF_SETTING = {Setting.W_EXP_REC: Feature.W_EXP_REC, Setting.X_TAR: Feature.X_TAR,
+                      Setting.TH_IMP: Feature.THETA, Setting.TH_SHIFT: Feature.THETA,
+                      Setting.SOFT_BOUND: Feature.SOFT_BOUND}
+FEATURE_OF_FIELD = {NeuronField.THETA: Feature.THETA}
+#: What a setting holds at power-up where it is not 0 (th_shift's range starts at 1).
+SETTING_POWER_UP = {Setting.TH_SHIFT: TH_SHIFT_MAX}
+
+
+def settings_of(features):
+    """Return the settings a device with *features* (a ``Feature``) has, in address order."""
+    return [s for s in Setting
+            if s not in FEATURE_OF_SETTING or FEATURE_OF_SETTING[s] & features]
+
+
+def fields_of(features):
+    """Return the neuron fields a device with *features* has, in address order."""
+    return [f for f in NeuronField
+            if f not in FEATURE_OF_FIELD or FEATURE_OF_FIELD[f] & features]
 
 
 class StateField(enum.Enum, shape=3):
@@ -154,8 +235,8 @@ class StateField(enum.Enum, shape=3):
 #: Bytes a value of each field takes on the wire (WRITE and READ ``width``): the fewest that
 #: hold its range, sign-extended; (bytes, signed) for the state, read back and masked.
 NEURON_FIELD_BYTES = {NeuronField.VTH: 3, NeuronField.BIAS: 3, NeuronField.DU: 2,
-                      NeuronField.DV: 2, NeuronField.T_REF: 1}
-SETTING_BYTES = 2
+                      NeuronField.DV: 2, NeuronField.T_REF: 1, NeuronField.THETA: 3}
+SETTING_BYTES = 3
 STATE_FIELD_BYTES = {StateField.U: (3, True), StateField.V: (3, True),
                      StateField.REF: (1, False), StateField.Y: (1, False),
                      StateField.X: (1, False), StateField.SPIKED: (1, False)}
@@ -178,7 +259,7 @@ class Control(enum.Enum, shape=2):
 # --- The UART link protocol (docs/protocol.md; shared by hw/link.py and the host driver) -----
 
 #: Version reported by IDENTIFY; bumped on any incompatible change of docs/protocol.md.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: Largest frame payload (sequence byte and command/status byte included, CRC excluded); a
 #: device reports its own limit (IDENTIFY's max_payload), a power of two from MIN_PAYLOAD up.
 MAX_PAYLOAD = 1024
@@ -222,7 +303,8 @@ class ResetFlags(enum.Flag, shape=8):
 
 #: The IDENTIFY reply's data: (field, bytes) in order, little-endian (docs/protocol.md).
 IDENTIFY_FIELDS = (("version", 1), ("n_inputs", 2), ("n_neurons", 2), ("lanes", 1),
-                   ("clk_hz", 4), ("baud", 4), ("rx_window", 2), ("max_payload", 2))
+                   ("clk_hz", 4), ("baud", 4), ("rx_window", 2), ("max_payload", 2),
+                   ("features", 2))
 
 
 def identify_bytes(**values):

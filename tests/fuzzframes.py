@@ -6,9 +6,9 @@ well-formed requests whose seq is the one the device expects next; the rest are
 retransmissions, out-of-order seqs, IDENTIFYs that restart the sequence, and frame-level
 errors (bad CRC, bad COBS, too short, too long). Commands take addresses at and past the edges
 of every space, widths and counts at and past their limits, values at and past every field's
-range (``spec.NEURON_RANGES``, ``spec.LEARNING_RANGES``, the weights', ``w_exp``'s), and RUN
-records sparse and bitmap, with duplicates, indices ≥ n, padding bits, and bytes missing or
-left over.
+range (``spec.NEURON_RANGES``, ``spec.SETTING_RANGES``, the weights'), and RUN records sparse
+and bitmap, with duplicates, indices ≥ n, padding bits, and bytes missing or left over. The
+addresses of the features a device lacks (``spec.Feature``) are among the bad ones.
 """
 
 from typing import NamedTuple
@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 
 from spikecore import protocol, spec
-from spikecore.spec import (Command, Counter, NeuronField, Setting, Space, StateField, Status,
-                            neuron_bits, src_bits)
+from spikecore.spec import (Command, Counter, Feature, NeuronField, Setting, Space, StateField,
+                            Status, neuron_bits, src_bits)
 
 __all__ = ["FrameFuzzer", "Unit", "readback_payloads", "load_payloads", "touches_cycles",
            "SETTING_RANGES", "FIELD_RANGES"]
@@ -25,9 +25,7 @@ __all__ = ["FrameFuzzer", "Unit", "readback_payloads", "load_payloads", "touches
 _ADDR_MASK = (1 << spec.ADDR_BITS) - 1
 
 #: [low, high] of each setting, from spikecore.spec.
-SETTING_RANGES = {Setting.W_EXP: (0, spec.W_EXP_MAX), Setting.ENABLED: (0, 1),
-                  **{s: spec.LEARNING_RANGES[s.name.lower()] for s in Setting
-                     if s.name.lower() in spec.LEARNING_RANGES}}
+SETTING_RANGES = spec.SETTING_RANGES
 #: [low, high] of each NEURON field, in NeuronField order.
 FIELD_RANGES = [spec.NEURON_RANGES[f.name.lower()] for f in NeuronField]
 _NEURON_STATE = [StateField.U, StateField.V, StateField.REF, StateField.Y, StateField.SPIKED]
@@ -71,14 +69,19 @@ class FrameFuzzer:
     ----------
     rng : random.Random
     n_inputs, n_neurons, max_payload : int
+    features : spikecore.spec.Feature
         The device's (as IDENTIFY reports them).
 
     The host side of the sequence rules is tracked from the replies the caller passes to
     :meth:`observe`, so that most requests execute.
     """
 
-    def __init__(self, rng, n_inputs, n_neurons, max_payload=spec.MAX_PAYLOAD):
+    def __init__(self, rng, n_inputs, n_neurons, max_payload=spec.MAX_PAYLOAD,
+                 features=Feature.all()):
         self.rng = rng
+        self.features = features
+        self.settings = spec.settings_of(features)
+        self.fields = spec.fields_of(features)
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.S = n_inputs + n_neurons
         self.nb, self.sb = neuron_bits(n_neurons), src_bits(n_inputs, n_neurons)
@@ -211,7 +214,7 @@ class FrameFuzzer:
         if space == Space.SETTING:
             return self._pick([(0, 4), (r.randrange(len(Setting)), 8),
                                (Setting.W_MIN.value, 3), (Setting.W_MAX.value, 3),
-                               (len(Setting), 1), (15, 1), (_ADDR_MASK, 1),
+                               (len(Setting), 1), (0xFF, 1), (_ADDR_MASK, 1),
                                (_ADDR_MASK - 3, 1)])
         if space == Space.MASK:
             dst = 1 << sb
@@ -234,9 +237,17 @@ class FrameFuzzer:
         if space in (Space.WEIGHT, Space.NEURON):
             rows = S if space == Space.WEIGHT else len(NeuronField)
             hi, i = addr >> nb, addr & ((1 << nb) - 1)
-            return 0 if i >= N or hi >= rows else rows * N - (hi * N + i)
-        if space == Space.SETTING:
-            return max(0, len(Setting) - addr)
+            if i >= N or hi >= rows:
+                return 0
+            if space == Space.NEURON:       # up to the first field the device lacks
+                rows = next((f.value for f in NeuronField
+                             if f.value >= hi and f not in self.fields), rows)
+                return max(0, rows * N - (hi * N + i))
+            return rows * N - (hi * N + i)
+        if space == Space.SETTING:          # up to the first setting the device lacks
+            end = next((s.value for s in Setting
+                        if s.value >= addr and s not in self.settings), len(Setting))
+            return max(0, end - addr)
         if space == Space.MASK:
             if addr < S:
                 return S - addr
@@ -368,18 +379,23 @@ class FrameFuzzer:
             return self._write_block(Space.WEIGHT, first << nb, values, 1,
                                      f"weights of sources {first}…{first + rows - 1}")
         if choice == "neuron":
-            field = r.choice(list(NeuronField))
+            field = r.choice(self.fields)
             low, high = FIELD_RANGES[field.value]
-            typical = {NeuronField.VTH: (0, 3000), NeuronField.BIAS: (-200, 600)}
+            typical = {NeuronField.VTH: (0, 3000), NeuronField.BIAS: (-200, 600),
+                       NeuronField.THETA: (0, 3000)}
             values = [r.randint(*typical.get(field, (low, high))) for _ in range(N)]
             return self._write_block(Space.NEURON, field.value << nb, values, 4,
                                      f"all {field.name}")
-        if choice == "settings":
+        if choice == "settings":       # from w_exp up to the first setting the device lacks
             w_min, w_max = sorted(r.randint(-128, 127) for _ in range(2))
-            values = [r.randint(0, 7), r.randint(0, 1), r.randint(0, 255), r.randint(0, 255),
-                      r.randint(0, 255), r.randint(0, 255), r.randint(128, 256),
-                      r.randint(128, 256), w_min, w_max]
-            return self._write_block(Space.SETTING, 0, values, 2, "all settings")
+            typical = {Setting.W_EXP: (0, 7), Setting.W_EXP_REC: (0, 7),
+                       Setting.X_DECAY: (128, 256), Setting.Y_DECAY: (128, 256),
+                       Setting.W_MIN: (w_min, w_min), Setting.W_MAX: (w_max, w_max),
+                       Setting.TH_IMP: (0, 2000)}
+            values = [r.randint(*typical.get(s, SETTING_RANGES[s]))
+                      for s in list(Setting)[:self.room(Space.SETTING, 0, True)]]
+            return self._write_block(Space.SETTING, 0, values, spec.SETTING_BYTES,
+                                     "all settings")
         values = [int(r.random() < 0.7) for _ in range(self.S)]
         if r.random() < 0.5:
             return self._write_block(Space.MASK, 0, values, 1, "plastic_src")
@@ -499,9 +515,10 @@ def readback_payloads(fuzzer, *, seq):
     f, N, S, sb, nb = fuzzer, fuzzer.n_neurons, fuzzer.S, fuzzer.sb, fuzzer.nb
     rows = (f.max_payload - 2) // N
     blocks = [(Space.WEIGHT, j << nb, min(rows, S - j) * N, 1) for j in range(0, S, rows)]
-    blocks += [(Space.NEURON, field.value << nb, N, 4) for field in NeuronField]
-    blocks += [(Space.SETTING, 0, len(Setting), 4), (Space.MASK, 0, S, 1),
-               (Space.MASK, 1 << sb, N, 1), (Space.COUNTER, Counter.STEPS_LO.value, 2, 4)]
+    blocks += [(Space.NEURON, field.value << nb, N, 4) for field in f.fields]
+    blocks += [(Space.SETTING, run[0].value, len(run), 4) for run in _runs(f.settings)]
+    blocks += [(Space.MASK, 0, S, 1), (Space.MASK, 1 << sb, N, 1),
+               (Space.COUNTER, Counter.STEPS_LO.value, 2, 4)]
     blocks += [(Space.STATE, field.value << sb, S if field == StateField.X else N, 4)
                for field in StateField]
     out = []
@@ -509,6 +526,17 @@ def readback_payloads(fuzzer, *, seq):
         width = min(width, (f.max_payload - 2) // count)      # narrower if it must fit
         out.append(protocol.read_request(space, addr, count, width, seq=(seq + k) & 0xFF))
     return out
+
+
+def _runs(settings):
+    """Split *settings* (in address order) into runs of successive addresses."""
+    runs = []
+    for setting in settings:
+        if runs and setting.value == runs[-1][-1].value + 1:
+            runs[-1].append(setting)
+        else:
+            runs.append([setting])
+    return runs
 
 
 def touches_cycles(payload):
@@ -532,11 +560,14 @@ def load_payloads(fuzzer, net, *, seq):
     blocks = [(Space.WEIGHT, (k // N) << f.nb, weights[k:k + per_frame], 1)
               for k in range(0, len(weights), per_frame)]
     blocks += [(Space.NEURON, field.value << f.nb, getattr(net, field.name.lower()), 4)
-               for field in NeuronField]
-    lr = net.learning
-    blocks += [(Space.SETTING, 0, [net.w_exp, int(lr.enabled), lr.a_plus, lr.a_minus, lr.x_imp,
-                                   lr.y_imp, lr.x_decay, lr.y_decay, lr.w_min, lr.w_max], 2),
-               (Space.MASK, 0, np.asarray(net.plastic_src, dtype=np.int64), 1),
+               for field in f.fields]
+    values = {Setting.W_EXP: net.w_exp,
+              Setting.W_EXP_REC: net.w_exp if net.w_exp_rec is None else net.w_exp_rec,
+              **{s: int(getattr(net.learning, s.name.lower())) for s in Setting
+                 if s.name.lower() in net.learning.as_dict()}}
+    blocks += [(Space.SETTING, run[0].value, [values[s] for s in run], spec.SETTING_BYTES)
+               for run in _runs(f.settings)]
+    blocks += [(Space.MASK, 0, np.asarray(net.plastic_src, dtype=np.int64), 1),
                (Space.MASK, 1 << f.sb, np.asarray(net.plastic_dst, dtype=np.int64), 1)]
     out = [protocol.write_request(space, addr, values, width, seq=(seq + k) & 0xFF)
            for k, (space, addr, values, width) in enumerate(blocks)]

@@ -3,13 +3,20 @@
 import numpy as np
 
 import spikecore
+from spikecore import spec
 
 
-def random_network(n_inputs, n_neurons, seed, *, learning=True):
+def random_network(n_inputs, n_neurons, seed, *, learning=True, v2=True):
     """Return a random network that spikes and (with *learning*) changes its weights.
 
     Parameters cover the interesting corners: negative weights, strong recurrence, every
     decay from 0 to 4096, t_ref 0 … 15, masks partly off, w_min/w_max that clip.
+
+    With *v2* the model-v2 fields are drawn too (docs/model.md): theta (often 0, sometimes
+    up to 2**23 − 1), w_exp_rec (sometimes None), x_tar (often near the pre-traces), th_imp
+    (often small), th_shift (1 … 24, both ends included) and soft_bound. They come from a
+    stream of their own, ``default_rng([seed, 2])``, so the rest of a seed's network is the
+    same with or without *v2* (and the same as before v2 existed).
     """
     rng = np.random.default_rng(seed)
     net = spikecore.Network(n_inputs, n_neurons, seed=None)
@@ -30,7 +37,37 @@ def random_network(n_inputs, n_neurons, seed, *, learning=True):
     lr.w_max = int(rng.integers(20, 128))
     net.plastic_src[:] = rng.random(n_inputs + n_neurons) < 0.8
     net.plastic_dst[:] = rng.random(n_neurons) < 0.8
+    if v2:
+        _draw_v2(net, np.random.default_rng([seed, 2]))
     return net
+
+
+def _draw_v2(net, rng):
+    """Draw the model-v2 fields of *net* from *rng*, keeping the network active."""
+    n = net.n_neurons
+    # theta: mostly 0 or about vth's size; now and then huge (that neuron may never spike).
+    kind = rng.choice(["zero", "small", "huge"], n, p=[0.4, 0.5, 0.1])
+    small = rng.integers(0, 3000, n)
+    huge = rng.integers(1 << 20, spec.THETA_MAX + 1, n)
+    huge[rng.random(n) < 0.5] = spec.THETA_MAX
+    net.theta[:] = np.where(kind == "zero", 0, np.where(kind == "small", small, huge))
+    # w_exp_rec: None (= w_exp) a third of the time, else small enough to keep activity.
+    if rng.random() < 1 / 3:
+        net.w_exp_rec = None
+    else:
+        net.w_exp_rec = int(rng.integers(0, 7))
+    lr = net.learning
+    # x_tar: 0, near what the pre-traces hold (about x_imp), or anywhere.
+    near = int(np.clip(lr.x_imp + rng.integers(-30, 31), 0, spec.TRACE_MAX))
+    lr.x_tar = int(rng.choice([0, near, int(rng.integers(0, spec.TRACE_MAX + 1))],
+                              p=[0.25, 0.5, 0.25]))
+    # th_imp: often 0 or small, sometimes anywhere up to its maximum.
+    lr.th_imp = int(rng.choice([0, int(rng.integers(1, 200)),
+                                int(rng.integers(0, spec.TH_IMP_MAX + 1))], p=[0.3, 0.55, 0.15]))
+    # th_shift: both ends of its range, fast decays, anything.
+    lr.th_shift = int(rng.choice([1, spec.TH_SHIFT_MAX, int(rng.integers(1, 9)),
+                                  int(rng.integers(1, spec.TH_SHIFT_MAX + 1))]))
+    lr.soft_bound = bool(rng.random() < 0.5)
 
 
 def random_inputs(steps, n_inputs, seed, p=0.3):

@@ -12,16 +12,17 @@ from spikecore.hw.stdp import SynapseUpdate
 pytestmark = pytest.mark.cocotb
 
 
-@pytest.mark.parametrize("block,latency", [("neuron", 6), ("neuron", 2), ("synapse", 0),
-                                           ("synapse", 2)])
-def test_block(block, latency):
+@pytest.mark.parametrize("block,option", [("neuron", 6), ("neuron", 2), ("synapse", False),
+                                          ("synapse", True)])
+def test_block(block, option):
     seed = random.randrange(2**32)
     print(f"seed {seed}")
     if block == "neuron":
-        component = NeuronUpdate(acc_width=20, latency=latency)
+        component = NeuronUpdate(acc_width=20, latency=option)
         delays = component.delays
     else:
-        component, delays = SynapseUpdate(latency), {}
+        component, delays = SynapseUpdate(pipelined=option), {}
+    latency = component.latency
     run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}{latency}", testcase=block,
                extra_env={"TB_PARAMS": json.dumps({"block": block, "seed": seed,
                                                    "count": 1500, "latency": latency,

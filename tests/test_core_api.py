@@ -77,3 +77,24 @@ def test_connect_refuses_bad_urls():
         spikecore.connect(42)
     with pytest.raises(ValueError, match=r"model:// takes no options"):
         spikecore.connect("model://", n_inputs=3)
+
+
+def test_runtime_calls_on_the_model_by_hand():
+    net = spikecore.Network(2, 3, seed=None)
+    with spikecore.connect("model://") as core:
+        with pytest.raises(RuntimeError, match=r"no network is loaded"):
+            core.set(vth=1)
+        assert core.features == spikecore.spec.Feature.all()
+        core.load(net)
+        core.set(vth=7, theta=[1, 2, 3])
+        core.write_weights([[1, 2, 3]], rows=[4])
+        core.set_learning(w_max=10, th_imp=5)
+        m = core._model
+        assert m.vth.tolist() == [7, 7, 7] and m.theta.tolist() == [1, 2, 3]
+        assert core.read_state().theta.tolist() == [1, 2, 3]
+        assert core.read_weights()[4].tolist() == [1, 2, 3] and not core.read_weights()[:4].any()
+        assert (m.learning.w_max, m.learning.th_imp, m.learning.w_min) == (10, 5, -128)
+        with pytest.raises(ValueError, match=r"learning.w_min = 11 is above learning.w_max = 10"):
+            core.set_learning(w_min=11, a_plus=3)
+        assert m.learning.a_plus == 16                  # all or nothing
+        assert core.info()["features"] == spikecore.spec.Feature.all()

@@ -27,7 +27,7 @@ from spikecore.emulator import DeviceEmulator, EmulatorTransport
 from spikecore.protocol import FrameDecoder, encode_frame, parse_reply
 from spikecore.spec import Command, Counter, NeuronField, Setting, Space, StateField, Status
 
-STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes")
+STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes", "theta")
 
 
 def emulated(n_inputs, n_neurons, *, timeout=0.3, retries=3, **faults):
@@ -151,10 +151,10 @@ NB, SB, S = 4, 5, 17
 
 
 class Raw:
-    """Frames straight to an emulator; seqs by hand."""
+    """Frames straight to an emulator (of *features*); seqs by hand."""
 
-    def __init__(self):
-        self.emu = DeviceEmulator(N_IN, N_N)
+    def __init__(self, features=spec.Feature.all()):
+        self.emu = DeviceEmulator(N_IN, N_N, features=features)
         self.seq = 0
         self.ask(protocol.identify_request(seq=0))
 
@@ -208,17 +208,32 @@ WRITE_CASES = [
     (Space.WEIGHT, 0, [0, 128, 0], 2, BAD_VALUE, 1),
     (Space.WEIGHT, 0, [-129], 2, BAD_VALUE, 0),
     (Space.WEIGHT, 0, [-128, 127], 1, OK, b""),
-    # NEURON: (field << nb) | i, field < 5.
-    (Space.NEURON, w_addr(5, 0), [0], 1, BAD_ADDRESS, 0),
-    (Space.NEURON, w_addr(4, 11), [1, 1], 1, BAD_ADDRESS, 1),
+    # NEURON: (field << nb) | i, field < 6.
+    (Space.NEURON, w_addr(6, 0), [0], 1, BAD_ADDRESS, 0),
+    (Space.NEURON, w_addr(5, 11), [1, 1], 1, BAD_ADDRESS, 1),
+    (Space.NEURON, w_addr(4, 11), [1, 1], 1, OK, b""),                 # t_ref, then theta
+    (Space.NEURON, w_addr(NeuronField.THETA.value, 0), [2**23 - 1], 3, OK, b""),
+    (Space.NEURON, w_addr(NeuronField.THETA.value, 0), [0, -1], 3, BAD_VALUE, 1),
+    (Space.NEURON, w_addr(NeuronField.THETA.value, 0), [2**23], 4, BAD_VALUE, 0),
     (Space.NEURON, w_addr(NeuronField.VTH.value, 0), [-1], 3, BAD_VALUE, 0),
     (Space.NEURON, w_addr(NeuronField.DU.value, 0), [4096, 4097], 2, BAD_VALUE, 1),
     (Space.NEURON, w_addr(NeuronField.T_REF.value, 3), [15, 16], 1, BAD_VALUE, 1),
     (Space.NEURON, w_addr(NeuronField.BIAS.value, 0), [-2**23, 2**23 - 1], 3, OK, b""),
     (Space.NEURON, w_addr(NeuronField.BIAS.value, 0), [-2**23 - 1], 4, BAD_VALUE, 0),
-    # SETTING: < 10; the address is checked before the value at each position.
-    (Space.SETTING, Setting.W_MAX.value, [0, 0], 1, BAD_ADDRESS, 1),
-    (Space.SETTING, Setting.W_MAX.value, [0, 999], 2, BAD_ADDRESS, 1),
+    # SETTING: < 15; the address is checked before the value at each position.
+    (Space.SETTING, Setting.SOFT_BOUND.value, [0, 0], 1, BAD_ADDRESS, 1),
+    (Space.SETTING, Setting.SOFT_BOUND.value, [0, 999], 2, BAD_ADDRESS, 1),
+    (Space.SETTING, Setting.W_MAX.value, [0, 0, 0, 0, 1, 0], 1, OK, b""),
+    (Space.SETTING, Setting.W_EXP_REC.value, [16], 1, BAD_VALUE, 0),
+    (Space.SETTING, Setting.X_TAR.value, [255, 65535], 3, OK, b""),
+    (Space.SETTING, Setting.X_TAR.value, [256], 2, BAD_VALUE, 0),
+    (Space.SETTING, Setting.TH_IMP.value, [65535], 3, OK, b""),
+    (Space.SETTING, Setting.TH_IMP.value, [65536], 3, BAD_VALUE, 0),
+    (Space.SETTING, Setting.TH_IMP.value, [65535], 2, BAD_VALUE, 0),   # 0xFFFF is -1 in 2 bytes
+    (Space.SETTING, Setting.TH_SHIFT.value, [0], 1, BAD_VALUE, 0),     # th_shift is 1 … 24
+    (Space.SETTING, Setting.TH_SHIFT.value, [1, 1], 1, OK, b""),
+    (Space.SETTING, Setting.TH_SHIFT.value, [25], 1, BAD_VALUE, 0),
+    (Space.SETTING, Setting.SOFT_BOUND.value, [2], 1, BAD_VALUE, 0),
     (Space.SETTING, Setting.W_MIN.value, [999, 0, 0], 2, BAD_VALUE, 0),
     (Space.SETTING, Setting.W_EXP.value, [16], 1, BAD_VALUE, 0),
     (Space.SETTING, Setting.ENABLED.value, [2], 1, BAD_VALUE, 0),
@@ -261,6 +276,165 @@ def test_a_rejected_write_applies_nothing():
     assert raw.write(Space.SETTING, Setting.A_PLUS.value, [7, 300], 2) == (BAD_VALUE, 1)
     assert not raw.emu.model.W.any()
     assert raw.emu.model.learning.a_plus == 0
+
+
+def test_power_up_settings_and_theta():
+    # All zero but th_shift (spec.SETTING_POWER_UP: 24, its range starts at 1).
+    raw = Raw()
+    want = bytes(spec.SETTING_POWER_UP.get(s, 0) for s in Setting)
+    assert want[Setting.TH_SHIFT.value] == 24
+    assert raw.read(Space.SETTING, 0, len(Setting), 1) == (OK, want)
+    assert raw.read(Space.NEURON, w_addr(NeuronField.THETA.value, 0), N_N, 3) == \
+        (OK, bytes(3 * N_N))
+
+
+def test_reset_keeps_theta():
+    raw = Raw()
+    assert raw.write(Space.NEURON, w_addr(NeuronField.THETA.value, 2), [300], 3) == (OK, b"")
+    raw.emu.model.u[:] = 9
+    assert raw.next(header(Command.RESET, 3)) == (OK, b"")
+    assert raw.emu.model.u[0] == 0 and raw.emu.model.theta[2] == 300
+
+
+_SOME_FEATURES = [spec.Feature(0), spec.Feature.all() & ~spec.Feature.THETA,
+                  spec.Feature.all() & ~spec.Feature.W_EXP_REC, spec.Feature.THETA,
+                  spec.Feature.X_TAR | spec.Feature.SOFT_BOUND]
+
+
+@pytest.mark.parametrize("features", _SOME_FEATURES, ids=str)
+def test_absent_features_have_no_address(features):
+    """IDENTIFY reports the features; a setting or field of one that is absent is BAD_ADDRESS
+    for WRITE and READ, and a block stops at its address."""
+    raw = Raw(features)
+    ident = raw.ask(protocol.identify_request(seq=raw.seq))
+    assert protocol.parse_identify(ident.data).features == features
+    have = spec.settings_of(features)
+    for setting in Setting:
+        value = spec.SETTING_POWER_UP.get(setting, 0)
+        status = (OK, b"") if setting in have else (BAD_ADDRESS, 0)
+        assert raw.write(Space.SETTING, setting.value, [value], 1) == status, setting
+        status = (OK, bytes([value])) if setting in have else (BAD_ADDRESS, 0)
+        assert raw.read(Space.SETTING, setting.value, 1, 1) == status, setting
+    # A block over every setting stops at the first one the device lacks.
+    first_absent = next((s.value for s in Setting if s not in have), None)
+    values = [spec.SETTING_POWER_UP.get(s, 0) for s in Setting]
+    status = (OK, b"") if first_absent is None else (BAD_ADDRESS, first_absent)
+    assert raw.write(Space.SETTING, 0, values, 1) == status
+    theta = w_addr(NeuronField.THETA.value, 0)
+    if features & spec.Feature.THETA:
+        assert raw.write(Space.NEURON, theta, [5], 3) == (OK, b"")
+        assert raw.read(Space.NEURON, w_addr(4, 11), 2, 1) == (OK, b"\x00\x05")
+    else:
+        assert raw.write(Space.NEURON, theta, [0], 3) == (BAD_ADDRESS, 0)
+        assert raw.read(Space.NEURON, theta | 3, 1, 3) == (BAD_ADDRESS, 0)
+        assert raw.write(Space.NEURON, w_addr(4, 11), [1, 0], 1) == (BAD_ADDRESS, 1)
+        assert raw.read(Space.NEURON, w_addr(4, 10), 3, 1) == (BAD_ADDRESS, 2)
+        assert raw.emu.model.t_ref[11] == 0          # the block was refused whole
+
+
+def test_without_w_exp_rec_neuron_sources_take_w_exp():
+    """A device without W_EXP_REC scales neuron sources by w_exp, whatever it was written."""
+    emu = DeviceEmulator(N_IN, N_N, features=spec.Feature.all() & ~spec.Feature.W_EXP_REC)
+    net = random_network(N_IN, N_N, seed=4, v2=False)
+    with open_device(EmulatorTransport(emu)) as core, spikecore.connect("model://") as model:
+        core.load(net)
+        model.load(net)
+        assert emu.model.w_exp_rec == net.w_exp
+        inputs = random_inputs(80, N_IN, seed=4, p=0.4)
+        assert np.array_equal(core.run(inputs), model.run(inputs))
+        assert_same(core, model)
+
+
+def recorded(n_inputs, n_neurons, features=spec.Feature.all()):
+    """Return (emulator, sent, core): a driver on an emulator; *sent* collects the request
+    payloads as they go."""
+    sent = []
+
+    def record(index, frame):
+        sent.append(FrameDecoder().feed(frame)[0])
+        return frame
+
+    emu = DeviceEmulator(n_inputs, n_neurons, features=features)
+    return emu, sent, open_device(EmulatorTransport(emu, host_to_device=record))
+
+
+def blocks(sent, command=None):
+    """Return (command, space, addr, count) of each WRITE and READ in *sent*."""
+    return [(p[1], p[2], int.from_bytes(p[3:6], "little"), int.from_bytes(p[6:8], "little"))
+            for p in sent if p[1] in (Command.WRITE.value, Command.READ.value)
+            and (command is None or p[1] == command.value)]
+
+
+W, R, SETTING = Command.WRITE.value, Command.READ.value, Space.SETTING.value
+
+
+def test_load_writes_the_effective_w_exp_rec_and_what_the_device_has():
+    net = random_network(N_IN, N_N, seed=6)
+    net.w_exp_rec = None
+    emu, sent, core = recorded(N_IN, N_N)
+    core.load(net)
+    assert emu.model.w_exp_rec == net.w_exp
+    assert (W, SETTING, 0, len(Setting)) in blocks(sent)
+    # Without W_EXP_REC and THETA: two runs of settings around address 10, no theta field.
+    net = random_network(N_IN, N_N, seed=6, v2=False)
+    emu, sent, core = recorded(N_IN, N_N, spec.Feature.X_TAR | spec.Feature.SOFT_BOUND)
+    core.load(net)
+    settings = [b for b in blocks(sent) if b[1] == SETTING]
+    assert settings == [(W, SETTING, 0, Setting.W_EXP_REC.value),
+                        (W, SETTING, Setting.X_TAR.value, 1),
+                        (W, SETTING, Setting.SOFT_BOUND.value, 1)]
+    assert not any(b[1] == Space.NEURON.value and b[2] >> NB == NeuronField.THETA.value
+                   for b in blocks(sent))
+
+
+def test_set_learning_is_one_write_block():
+    """The settings given, and those between them, in one WRITE: the device applies all or
+    nothing. They are read first only when the block covers settings not given, or one bound
+    is given alone."""
+    emu, sent, core = recorded(N_IN, N_N)
+    core.load(random_network(N_IN, N_N, seed=7))
+    for settings, want in [
+            ({"enabled": False}, [(W, SETTING, 1, 1)]),
+            ({"x_tar": 9, "th_imp": 300, "th_shift": 2, "soft_bound": True},
+             [(W, SETTING, 11, 4)]),
+            ({"w_min": -3, "w_max": 3}, [(W, SETTING, 8, 2)]),
+            ({"w_max": 5}, [(R, SETTING, 0, 15), (W, SETTING, 9, 1)]),
+            ({"a_plus": 1, "x_tar": 2}, [(R, SETTING, 0, 15), (W, SETTING, 2, 10)]),
+    ]:
+        del sent[:]
+        before = emu.model.w_exp_rec
+        core.set_learning(**settings)
+        assert blocks(sent) == want, settings
+        for name, value in settings.items():
+            assert getattr(emu.model.learning, name) == value, name
+        assert emu.model.w_exp_rec == before
+    assert (emu.model.learning.w_min, emu.model.learning.w_max) == (-3, 5)
+    # Without W_EXP_REC, address 10 has no setting: a block on each side of it.
+    emu, sent, core = recorded(N_IN, N_N, spec.Feature.all() & ~spec.Feature.W_EXP_REC)
+    core.load(random_network(N_IN, N_N, seed=7, v2=False))
+    del sent[:]
+    core.set_learning(w_max=100, x_tar=5)
+    assert blocks(sent) == [(R, SETTING, 0, 10), (R, SETTING, 11, 4), (W, SETTING, 9, 1),
+                            (W, SETTING, 11, 1)]
+    assert (emu.model.learning.w_max, emu.model.learning.x_tar) == (100, 5)
+
+
+def test_write_weights_rows_in_runs():
+    emu, sent, core = recorded(N_IN, N_N)
+    core.load(random_network(N_IN, N_N, seed=8))
+    state = core.read_state()
+    rows = [9, 2, 3, 16, 4]
+    w = np.arange(len(rows) * N_N).reshape(len(rows), N_N) % 256 - 128
+    del sent[:]
+    core.write_weights(w, rows)
+    # Successive sources are one block: sources 2 … 4, then 9, then 16.
+    assert blocks(sent) == [(W, 0, 2 << NB, 3 * N_N), (W, 0, 9 << NB, N_N),
+                            (W, 0, 16 << NB, N_N)]
+    assert np.array_equal(emu.model.W[rows], w)
+    assert core.read_state() == state
+    del sent[:]
+    core.write_weights(np.zeros((0, N_N)), [])
+    assert sent == []
 
 
 def test_write_wraps_and_read_back_truncated():

@@ -158,7 +158,7 @@ class Differential:
         assert (ident.n_inputs, ident.n_neurons) == (N_INPUTS, N_NEURONS), ident
         self.emulator = DeviceEmulator(
             N_INPUTS, N_NEURONS, lanes=ident.lanes, clk_hz=ident.clk_hz, baud=ident.baud,
-            rx_window=ident.rx_window, max_payload=ident.max_payload)
+            rx_window=ident.rx_window, max_payload=ident.max_payload, features=ident.features)
         want = self.emulator.feed(wire)
         assert got == want, (f"seed {self.seed}: IDENTIFY: board {_reply(_decode(got))}, "
                              f"emulator {_reply(_decode(want))}")
@@ -265,7 +265,7 @@ def _differential(board, sessions, units_per_session):
     t = time.monotonic()
     diff.connect()
     ident = diff.start(rng.randrange(256))
-    fuzzer = FrameFuzzer(rng, N_INPUTS, N_NEURONS, ident.max_payload)
+    fuzzer = FrameFuzzer(rng, N_INPUTS, N_NEURONS, ident.max_payload, ident.features)
     for k in range(sessions):
         _session(diff, fuzzer, rng, units_per_session, load=k > 0)
     diff.disconnect()
@@ -372,16 +372,20 @@ _units = st.one_of(st.tuples(st.just("raw"), _raw), _frame, _frame, _fuzz, _fuzz
 
 
 _LOADED = {}
+#: The features of the emulators in the Hypothesis tests: all, none, and all but one in the
+#: middle of the settings (W_EXP_REC, between W_MAX and X_TAR).
+_FEATURES = (spec.Feature.all(), spec.Feature(0), spec.Feature.all() & ~spec.Feature.W_EXP_REC)
 
 
-def _loaded(max_payload):
+def _loaded(max_payload, features=spec.Feature.all()):
     """Return an emulator with a random network loaded and run, and a host-side tracker.
 
-    Made once per *max_payload*; each call returns a deep copy.
+    Made once per *max_payload* and *features*; each call returns a deep copy.
     """
-    if max_payload not in _LOADED:
-        emulator = DeviceEmulator(N_INPUTS, N_NEURONS, max_payload=max_payload)
-        tracker = FrameFuzzer(random.Random(0), N_INPUTS, N_NEURONS, max_payload)
+    if (max_payload, features) not in _LOADED:
+        emulator = DeviceEmulator(N_INPUTS, N_NEURONS, max_payload=max_payload,
+                                  features=features)
+        tracker = FrameFuzzer(random.Random(0), N_INPUTS, N_NEURONS, max_payload, features)
         net = random_network(N_INPUTS, N_NEURONS, 5)
         payloads = [protocol.identify_request(seq=0)] + load_payloads(tracker, net, seq=1)
         runs = protocol.split_run(random_inputs(40, N_INPUTS, 5), N_NEURONS,
@@ -392,17 +396,18 @@ def _loaded(max_payload):
             assert [r[1] for r in replies] == [Status.OK.value], [_reply(r) for r in replies]
             tracker.observe(payload, replies)
         assert emulator.model.steps == 40 and emulator.model.u.any()
-        _LOADED[max_payload] = emulator, tracker
-    return copy.deepcopy(_LOADED[max_payload])
+        _LOADED[max_payload, features] = emulator, tracker
+    return copy.deepcopy(_LOADED[max_payload, features])
 
 
 def _state(emulator):
     """Return everything a command may change: the model, the settings and the counters."""
     m = emulator.model
     state = {name: np.array(getattr(m, name)).tolist()
-             for name in ("W", "vth", "bias", "du", "dv", "t_ref", "plastic_src", "plastic_dst",
-                          "u", "v", "ref", "x", "y", "s_prev")}
-    state.update(w_exp=m.w_exp, steps=m.steps, cycles=emulator.cycles, **m.learning.as_dict())
+             for name in ("W", "vth", "bias", "du", "dv", "t_ref", "theta", "plastic_src",
+                          "plastic_dst", "u", "v", "ref", "x", "y", "s_prev")}
+    state.update(w_exp=m.w_exp, w_exp_rec=m.w_exp_rec, steps=m.steps, cycles=emulator.cycles,
+                 **m.learning.as_dict())
     return state
 
 
@@ -463,8 +468,8 @@ def _check_reply(wire, reply, max_payload):
     return payload
 
 
-def _check_units(max_payload, units):
-    emulator, tracker = _loaded(max_payload)
+def _check_units(max_payload, units, features=spec.Feature.all()):
+    emulator, tracker = _loaded(max_payload, features)
     for unit in units:
         for wire, payload in _wires(unit, tracker, max_payload):
             before = _state(emulator)
@@ -491,13 +496,15 @@ _HYPOTHESIS = dict(deadline=None, print_blob=True,
 
 
 @settings(max_examples=300, **_HYPOTHESIS)
-@given(max_payload=st.sampled_from(_PAYLOADS), units=st.lists(_units, min_size=1, max_size=8))
-def test_emulator_frame_invariants(max_payload, units):
-    _check_units(max_payload, units)
+@given(max_payload=st.sampled_from(_PAYLOADS), features=st.sampled_from(_FEATURES),
+       units=st.lists(_units, min_size=1, max_size=8))
+def test_emulator_frame_invariants(max_payload, features, units):
+    _check_units(max_payload, units, features)
 
 
 @pytest.mark.slow
 @settings(max_examples=5000, **_HYPOTHESIS)
-@given(max_payload=st.sampled_from(_PAYLOADS), units=st.lists(_units, min_size=1, max_size=12))
-def test_emulator_frame_invariants_long(max_payload, units):
-    _check_units(max_payload, units)
+@given(max_payload=st.sampled_from(_PAYLOADS), features=st.sampled_from(_FEATURES),
+       units=st.lists(_units, min_size=1, max_size=12))
+def test_emulator_frame_invariants_long(max_payload, features, units):
+    _check_units(max_payload, units, features)

@@ -39,14 +39,19 @@ def test_signature_and_conversion(lanes):
     verilog.convert(core, name="top", emit_src=False)
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda: NeuronUpdate(1), "acc_width must be an integer >= 2, not 1"),
-    (lambda: NeuronUpdate(True), "acc_width must be an integer >= 2, not True"),
-    (lambda: SynapseUpdate(1), "latency must be 0 or 2, not 1"),
-    (lambda: NeuronUpdate(20, latency=3), r"latency must be one of \(6, 2\), not 3"),
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: NeuronUpdate(1), ValueError, "acc_width must be an integer >= 2, not 1"),
+    (lambda: NeuronUpdate(True), ValueError, "acc_width must be an integer >= 2, not True"),
+    (lambda: SynapseUpdate(1), TypeError, "pipelined must be True or False, not 1"),
+    (lambda: NeuronUpdate(20, latency=3), ValueError,
+     r"latency must be one of \(6, 2\), not 3"),
+    (lambda: NeuronUpdate(20, features="THETA"), TypeError,
+     "features must be a spikecore.spec.Feature, not 'THETA'"),
+    (lambda: Core(4, 8, 1, features=None), TypeError,
+     "features must be a spikecore.spec.Feature, not None"),
 ])
-def test_datapath_arguments_checked(make, message):
-    with pytest.raises(ValueError, match=message):
+def test_datapath_arguments_checked(make, error, message):
+    with pytest.raises(error, match=message):
         make()
 
 

@@ -106,7 +106,10 @@ def words(layout, lanes, rows):
     (lambda: InputCollector(0, 4), ValueError, "n_inputs must be a positive integer, not 0"),
     (lambda: GroupUpdate(8, 4, 2, neuron_latency=3), ValueError,
      r"neuron_latency must be one of \(6, 2\), not 3"),
-    (lambda: SliceUpdate(8, 4, 2, latency=1), ValueError, "latency must be 0 or 2, not 1"),
+    (lambda: SliceUpdate(8, 4, 2, pipelined=1), TypeError,
+     "pipelined must be True or False, not 1"),
+    (lambda: GroupUpdate(8, 4, 2, features=3), TypeError,
+     "features must be a spikecore.spec.Feature, not 3"),
     (lambda: ControlAccess(3, 4, 2, register_commands=1), TypeError,
      "register_commands must be True or False, not 1"),
     (lambda: ControlAccess(3, 4, 2, read_latency=0), ValueError,
@@ -308,16 +311,18 @@ def test_group_update(latency):
     # Neuron 3: u = sat24(-8388200 - 512) = -2**23, v = sat24(-2**23 - 1000) = -2**23.
     expected = {"u": [26, 44, 7, -2**23], "v": [0, 41, 0, -2**23], "ref": [2, 0, 2, 0],
                 "s": [1, 0, 0, 0], "y": [100, 32, 0, 4]}
-    u, v, ref, s = model.neuron_update(
-        *(np.array(state[k]) for k in ("u", "v", "ref")), np.array(a),
-        *(np.array(state[k]) for k in ("vth", "bias", "du", "dv", "t_ref")), w_exp)
+    u, v, ref, _, s = model.neuron_update(
+        *(np.array(state[k]) for k in ("u", "v", "ref")), np.zeros(4, int), np.array(a),
+        np.zeros(4, int),
+        *(np.array(state[k]) for k in ("vth", "bias", "du", "dv", "t_ref")), w_exp, w_exp)
     assert (list(u), list(v), list(ref), list(s.astype(int))) == \
         (expected["u"], expected["v"], expected["ref"], expected["s"])
     assert list(model.trace_decay(np.array(state["y"]), y_decay)) == expected["y"]
 
     dut = GroupUpdate(n_sources=8, n_neurons=4, lanes=L, neuron_latency=latency)
     memories = {}
-    for name in ("u", "v", "ref", "vth", "bias", "du", "dv", "t_ref"):
+    state["theta"] = [0] * 4
+    for name in ("u", "v", "ref", "vth", "bias", "du", "dv", "t_ref", "theta"):
         shape = getattr(dut, f"{name}_rd").data.shape().elem_shape
         memories[name] = words(shape, L, [state[name][g * L:g * L + L] for g in range(G)])
     memories["y"] = words(YWord, L, [[{"trace": state["y"][g * L + l], "spiked": 0}
@@ -354,7 +359,7 @@ def test_group_update_dummy():
     """With nothing delivered each group's one (dummy) slice counts as zero: a = 0."""
     dut = GroupUpdate(n_sources=2, n_neurons=1, lanes=1, neuron_latency=2)
     state = {"u": [40], "v": [0], "ref": [0], "vth": [1000], "bias": [5], "du": [1024],
-             "dv": [0], "t_ref": [0]}
+             "dv": [0], "t_ref": [0], "theta": [0]}
     memories = {name: words(getattr(dut, f"{name}_rd").data.shape().elem_shape, 1,
                             [values]) for name, values in state.items()}
     memories["y"] = words(YWord, 1, [[{"trace": 0, "spiked": 1}]])
@@ -378,10 +383,53 @@ def test_group_update_dummy():
     simulate(with_memories(dut, memories), bench)
 
 
+@pytest.mark.parametrize("latency", [6, 2])
+def test_group_update_v2(latency):
+    """Input and neuron sources scaled apart (w_exp 0, w_exp_rec 4), and the adaptive threshold.
+
+    One group of two neurons, du = dv = 4096 (no memory), learning on, th_shift 2, th_imp 100:
+    slices: an input (weights 10, 10), a neuron source (−3, 5).
+    Neuron 0: u = 10 + (−3 << 4) = −38, v = −38; theta 7 → 7 − (7 >> 2) = 6; no spike.
+    Neuron 1: u = 10 + (5 << 4) = 90, v = 90; theta 40 → 40 − 10 = 30; vth 60: 90 > 60 + 30
+    is false (equal): no spike, theta 30. With bias 1: v = 91 > 90: spike, theta 30 + 100.
+    """
+    for bias, spiked, theta1 in ((0, 0, 30), (1, 1, 130)):
+        state = {"u": [0, 0], "v": [0, 0], "ref": [0, 0], "vth": [0, 60], "bias": [0, bias],
+                 "du": [4096, 4096], "dv": [4096, 4096], "t_ref": [0, 0], "theta": [7, 40]}
+        u, v, ref, theta, s = model.neuron_update(
+            np.zeros(2, int), np.zeros(2, int), np.zeros(2, int), np.array(state["theta"]),
+            np.array([10, 10]), np.array([-3, 5]), np.array(state["vth"]),
+            np.array(state["bias"]), 4096, 4096, np.zeros(2, int), 0, 4, True, 100, 2)
+        assert list(u) == [-38, 90 + 0] and list(s) == [False, bool(spiked)]
+        assert list(theta) == [6, theta1]
+        dut = GroupUpdate(n_sources=4, n_neurons=2, lanes=2, neuron_latency=latency)
+        memories = {name: words(getattr(dut, f"{name}_rd").data.shape().elem_shape, 2,
+                                [values]) for name, values in state.items()}
+        memories["y"] = words(YWord, 2, [[{"trace": 0, "spiked": 0}] * 2])
+        memories["s"] = Memory(shape=2, depth=1, init=[])
+
+        async def bench(ctx):
+            ctx.set(dut.settings, Settings.const({"w_exp": 0, "w_exp_rec": 4, "enabled": 1,
+                                                  "th_imp": 100, "th_shift": 2,
+                                                  "y_decay": 256}))
+            for last, rec, w in ((0, 0, [10, 10]), (1, 1, [-3, 5])):
+                for name, value in (("valid", 1), ("last", last), ("rec", rec), ("w", w)):
+                    ctx.set(getattr(dut.slices, name), value)
+                await ctx.tick()
+            ctx.set(dut.slices.valid, 0)
+            for _ in range(latency + 2):
+                await ctx.tick()
+            assert list(ctx.get(memories["u"].data[0])) == [-38, 90]
+            assert list(ctx.get(memories["theta"].data[0])) == [6, theta1]
+            assert ctx.get(memories["s"].data[0]) == spiked << 1
+
+        simulate(with_memories(dut, memories), bench)
+
+
 # --- The STDP slices -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("latency", [0, 2])
-def test_slice_update(latency):
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_slice_update(pipelined):
     """Row and column slices get model.stdp_update's change; only the plastic lanes are written."""
     lr = Learning(enabled=True, a_plus=128, a_minus=64, x_imp=0, y_imp=0, x_decay=256,
                   y_decay=256, w_min=-40, w_max=127)
@@ -397,7 +445,8 @@ def test_slice_update(latency):
     row = model.stdp_update(W.copy(), x, y, np.array([3]), np.array([2]), lr,
                             np.ones(4, bool), np.ones(4, bool))
     assert list(row[3, 2:]) == [44, -40] and row[0, 2] == 127
-    dut = SliceUpdate(n_rows=4, n_neurons=4, lanes=2, latency=latency)
+    dut = SliceUpdate(n_rows=4, n_neurons=4, lanes=2, pipelined=pipelined)
+    latency = dut.latency
     settings = Settings.const({"a_plus": 128, "a_minus": 64, "w_min": -40, "w_max": 127})
     row_slice = {"valid": 1, "col": 0, "j": 3, "group": 1, "w": [10, -20],
                  "x": [{"trace": 0, "hit": 0}, {"trace": 100, "hit": 1}],
@@ -426,6 +475,54 @@ def test_slice_update(latency):
     simulate(with_memories(dut, {}), bench)
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
+@pytest.mark.parametrize("soft_bound", [True, False])
+def test_slice_update_target_and_soft_bound(pipelined, soft_bound):
+    """x_tar and soft bounds (docs/model.md step 5): a_plus 128, a_minus 0, x_tar 100, bounds ±63.
+
+    Row of source 3 (x 255) over neurons 2 (spiked) and 3: d = 155 · 128 = 19840.
+    Neuron 2, W 13: soft, f = 63 − 13 = 50, p = trunc0(trunc0(992000, 7), 8) = 30 → 43; hard,
+    p = trunc0(19840, 8) = 77 → 90, clipped to 63. Neuron 3, W −100: no change, clipped to −63.
+    Column of neuron 2 over sources 0 (x 40, W 13) and 1 (x 100, W 63): source 0 has
+    d = −60 · 128 = −7680; soft, f = 13 + 63 = 76, p = trunc0(trunc0(−583680, 7), 8) = −17 → −4;
+    hard, p = trunc0(−7680, 8) = −30 → −17. Source 1: d = 0, p = 0 → 63.
+    """
+    lr = Learning(enabled=True, a_plus=128, a_minus=0, x_tar=100, w_min=-63, w_max=63,
+                  soft_bound=soft_bound)
+    W = np.zeros((4, 4), np.int8)
+    W[3, 2:] = [13, -100]
+    W[0:2, 2] = [13, 63]
+    x = np.array([40, 100, 0, 255])
+    after = model.stdp_update(W.copy(), x, np.zeros(4, int), np.array([3]), np.array([2]), lr,
+                              np.ones(4, bool), np.ones(4, bool))
+    row, col = ([43, -63], [-4, 63]) if soft_bound else ([63, -63], [-17, 63])
+    assert list(after[3, 2:]) == row and list(after[0:2, 2]) == col
+    dut = SliceUpdate(n_rows=4, n_neurons=4, lanes=2, pipelined=pipelined)
+    settings = Settings.const({"a_plus": 128, "x_tar": 100, "w_min": -63, "w_max": 63,
+                               "soft_bound": soft_bound})
+    row_slice = {"valid": 1, "col": 0, "j": 3, "group": 1, "w": [13, -100],
+                 "x": [{"trace": 0, "hit": 0}, {"trace": 255, "hit": 1}],
+                 "y": [{"trace": 0, "spiked": 1}, {"trace": 0, "spiked": 0}],
+                 "src": [0, 1], "dst": [1, 1]}
+    col_slice = {"valid": 1, "col": 1, "i": 2, "group": 0, "w": [13, 63],
+                 "x": [{"trace": 40, "hit": 0}, {"trace": 100, "hit": 0}],
+                 "src": [1, 1], "dst": [1, 0]}
+    writes = []
+
+    async def bench(ctx):
+        ctx.set(dut.settings, settings)
+        for clock in range(7):
+            for name, value in (row_slice if clock == 0 else col_slice if clock == 1
+                                else {"valid": 0}).items():
+                ctx.set(getattr(dut.slices, name), value)
+            if ctx.get(dut.w_wr.en):
+                writes.append(list(ctx.get(dut.w_wr.data)))
+            await ctx.tick()
+        assert writes == [row, col]
+
+    simulate(with_memories(dut, {}), bench)
+
+
 # --- Control accesses ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("register_commands", [True, False])
@@ -435,7 +532,7 @@ def test_control_access(register_commands):
     dut = ControlAccess(n_in, N, L, read_latency=1, register_commands=register_commands)
     memories = {"u": words(dut.u_rd.data.shape().elem_shape, L, [[5, -6], [7, 8]]),
                 "x": words(XWord, L, [[{"trace": 9, "hit": 1}] * 2] * 4)}
-    for name in ("vth", "bias", "du", "dv", "t_ref", "v", "ref", "y", "psrc", "pdst"):
+    for name in ("vth", "bias", "du", "dv", "t_ref", "theta", "v", "ref", "y", "psrc", "pdst"):
         memories[name] = Memory(shape=getattr(dut, f"{name}_rd").data.shape(),
                                 depth=4 if name == "psrc" else 2, init=[])
     memories["in"] = Memory(shape=1, depth=n_in, init=[1, 1, 1])
@@ -485,6 +582,12 @@ def test_control_access(register_commands):
         await access(ctx, 1, Space.MASK, (1 << sb) | 2, 1)                  # neuron 2
         assert (await access(ctx, 0, Space.MASK, (1 << sb) | 2))[0] == 1
         assert (await access(ctx, 0, Space.MASK, 2))[0] == 0                # source 2
+        await access(ctx, 1, Space.NEURON, (NeuronField.THETA.value << nb) | 3, 2**23 - 1)
+        assert (await access(ctx, 0, Space.NEURON, (NeuronField.THETA.value << nb) | 3))[0] \
+            == 2**23 - 1
+        assert (await access(ctx, 0, Space.SETTING, Setting.TH_SHIFT.value))[0] == 24
+        await access(ctx, 1, Space.SETTING, Setting.TH_IMP.value, 65535)
+        assert (await access(ctx, 0, Space.SETTING, Setting.TH_IMP.value))[0] == 65535
         assert (await access(ctx, 0, Space.STATE, (StateField.U.value << sb) | 1))[0] == -6
         assert (await access(ctx, 0, Space.STATE, (StateField.X.value << sb) | 6))[0] == 9
         assert (await access(ctx, 0, Space.STATE, (StateField.X.value << sb) | 7))[0] == 0
@@ -505,6 +608,7 @@ def test_control_access(register_commands):
         assert [ctx.get(memories["x"].data[h])[l].trace for h in range(4) for l in range(2)] \
             == [0] * 8
         assert [ctx.get(memories["in"].data[i]) for i in range(n_in)] == [0] * 3
+        assert ctx.get(memories["theta"].data[1])[1] == 2**23 - 1      # kept by RESET
 
     simulate(top, bench)
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import spikecore
-from spikecore.model import Model, decay, sat24, trunc0
+from spikecore.model import (Model, decay, neuron_update, potentiation, sat24, theta_decay,
+                             trunc0)
 
 MAX, MIN = (1 << 23) - 1, -(1 << 23)
 
@@ -53,6 +54,14 @@ def test_decay_examples():
 
 def test_sat24():
     assert sat24(1 << 23) == MAX and sat24(-(1 << 23) - 1) == MIN and sat24(5) == 5
+
+
+def test_helper_examples_of_the_spec():
+    # docs/model.md, "Helpers": the worked examples as written there
+    assert trunc0(-7, 1) == -3
+    assert decay(-1, 1) == trunc0(-4095, 12) == 0
+    assert decay(4096, 2048) == 2048
+    assert sat24(2**23) == 2**23 - 1
 
 
 # --- neurons ---
@@ -314,11 +323,291 @@ def test_rows_and_columns_of_a_step_use_the_weights_at_its_start():
 
 # --- reset and state ---
 
-def test_reset_zeroes_state_and_keeps_weights():
-    net = stdp_net()
+def test_reset_zeroes_state_and_keeps_weights_and_theta():
+    net = stdp_net(th_imp=100)
     model, _ = run(net, [[1, 1], [1, 1]])
     W = model.W.copy()
+    assert model.theta.tolist() == [200]        # two spikes; th_shift 24: 100 >> 24 = 0
     model.reset()
     for name in ("u", "v", "ref", "y", "x", "s_prev"):
         assert not np.any(getattr(model, name)), name
-    assert np.array_equal(model.W, W)
+    assert np.array_equal(model.W, W) and model.theta.tolist() == [200]
+
+
+# --- model v2: the adaptive threshold theta ---
+
+def neuron(u=0, v=0, ref=0, theta=0, a_in=0, a_rec=0, vth=MAX, bias=0, du=4096, dv=4096,
+           t_ref=0, w_exp=0, w_exp_rec=0, **learning):
+    """Step 4 for one neuron: ``neuron_update`` on one-element arrays, as plain ints."""
+    def one(value):
+        return np.array([value], dtype=np.int64)
+    u, v, ref, theta, s = neuron_update(one(u), one(v), one(ref), one(theta), one(a_in),
+                                        one(a_rec), one(vth), one(bias), one(du), one(dv),
+                                        one(t_ref), w_exp, w_exp_rec, **learning)
+    return int(u[0]), int(v[0]), int(ref[0]), int(theta[0]), bool(s[0])
+
+
+def theta_net(**learning):
+    """``tiny`` with learning enabled but no weight change (a_plus = a_minus = 0), so that
+    only theta learns; v equals u + bias (dv = 4096)."""
+    net = tiny()
+    net.learning.enabled = True
+    for k, v in {"a_plus": 0, "a_minus": 0, **learning}.items():
+        setattr(net.learning, k, v)
+    return net
+
+
+def thetas(net, steps):
+    """Run *net* with no input for *steps* steps; return neuron 0's theta after each step and
+    whether it spiked in each."""
+    model = Model(net)
+    theta, spikes = [], []
+    for _ in range(steps):
+        spikes.append(bool(model.step(np.zeros(net.n_inputs, bool))[0]))
+        theta.append(int(model.theta[0]))
+    return theta, spikes
+
+
+def test_theta_decay_examples():
+    # docs/model.md: theta − (theta >> th_shift)
+    assert theta_decay(1000, 1) == 1000 - 500
+    assert theta_decay(1000, 24) == 1000 - 0
+    assert theta_decay(7, 2) == 7 - 1
+    assert theta_decay(MAX, 24) == MAX            # 2^23 − 1 >> 24 = 0
+    assert theta_decay(MAX, 1) == MAX - (MAX >> 1) == 4_194_304
+
+
+def test_theta_decays_every_step_with_learning_enabled():
+    net = theta_net(th_shift=1)
+    net.theta[:] = 1000
+    assert thetas(net, 3)[0] == [500, 250, 125]
+    net = theta_net(th_shift=24)
+    net.theta[:] = 1000
+    assert thetas(net, 3)[0] == [1000, 1000, 1000]
+    net = theta_net(th_shift=2)
+    net.theta[:] = 7
+    # 7 − 1 = 6, 6 − 1 = 5, 5 − 1 = 4, 4 − 1 = 3, 3 − 0 = 3: it stops above 0
+    assert thetas(net, 5)[0] == [6, 5, 4, 3, 3]
+
+
+@pytest.mark.parametrize("th_shift", [1, 24])
+def test_theta_is_frozen_with_learning_off(th_shift):
+    net = theta_net(th_shift=th_shift, th_imp=500)
+    net.learning.enabled = False
+    net.theta[:] = 1000
+    net.vth[:] = 0
+    net.bias[:] = 1001                            # v = 1001 > 0 + 1000: spikes every step
+    assert thetas(net, 3) == ([1000] * 3, [True] * 3)   # no decay, no increment
+
+
+def test_theta_grows_by_th_imp_on_each_spike():
+    net = theta_net(th_imp=300, th_shift=24)
+    net.vth[:] = 100
+    net.bias[:] = 1000                            # v = 1000 every step (t_ref 0)
+    # 1000 > 100 + 0, > 100 + 300, > 100 + 600, then 1000 > 100 + 900 fails
+    assert thetas(net, 5) == ([300, 600, 900, 900, 900], [True, True, True, False, False])
+
+
+def test_theta_decays_before_the_spike_test():
+    net = theta_net(th_shift=1)
+    net.theta[:] = 1000
+    net.vth[:] = 0
+    net.bias[:] = 600
+    # theta 500 first, then 600 > 0 + 500 spikes (600 > 1000 would not); then 250
+    assert thetas(net, 2) == ([500, 250], [True, True])
+
+
+def test_theta_saturates_at_2_pow_23_minus_1_on_a_spike():
+    # docs/model.md: theta 2^23 − 10, th_imp 100, th_shift 24 → min(2^23 + 90, 2^23 − 1)
+    assert neuron(theta=2**23 - 10, vth=0, bias=MAX, adapt=True, th_imp=100,
+                  th_shift=24) == (0, 0, 0, 2**23 - 1, True)    # v = 2^23 − 1 > 2^23 − 10
+    net = theta_net(th_imp=100, th_shift=24)
+    net.theta[:] = 2**23 - 10
+    net.vth[:] = 0
+    net.bias[:] = MAX
+    # then no spike: v = 2^23 − 1 > 0 + 2^23 − 1 is false
+    assert thetas(net, 2) == ([MAX, MAX], [True, False])
+
+
+def test_threshold_at_its_maximum_never_spikes():
+    # vth 2^23 − 1, theta 2^23 − 1: v > 2^24 − 2 is never true, v being at most 2^23 − 1
+    assert neuron(v=MAX, theta=MAX, vth=MAX, bias=MAX, dv=0)[4] is False
+    net = tiny(vth=MAX, theta=MAX, bias=MAX, dv=0)
+    model, spikes = run(net, [0] * 3)
+    assert model.v[0] == MAX and not spikes.any()
+
+
+def test_threshold_with_theta_is_strict():
+    # vth 100, theta 50: v reaching exactly 150 does not spike, 151 does
+    assert neuron(vth=100, theta=50, bias=150)[4] is False
+    assert neuron(vth=100, theta=50, bias=151)[4] is True
+    _, spikes = run(tiny(vth=100, theta=50, bias=150), [0] * 3)
+    assert not spikes.any()
+    _, spikes = run(tiny(vth=100, theta=50, bias=151), [0] * 3)
+    assert spikes[:, 0].tolist() == [True] * 3
+
+
+def test_reset_keeps_theta_but_zeroes_u_and_v():
+    net = theta_net(th_imp=300, th_shift=24)
+    net.vth[:] = 100
+    net.weights[0, 0] = 10                        # u = 10·16 = 160 while the input is on
+    net.du[:] = 4096
+    net.bias[:] = 840                             # v = 160 + 840 = 1000, as above
+    model, spikes = run(net, [1] * 4)
+    assert spikes[:, 0].tolist() == [True, True, True, False]
+    assert model.theta[0] == 900 and model.u[0] == 160 and model.v[0] == 1000
+    model.reset()
+    assert model.theta[0] == 900 and model.u[0] == 0 and model.v[0] == 0
+    assert not model.step(np.array([True]))[0]    # 1000 > 100 + 900 fails: theta was kept
+
+
+def test_loading_sets_theta_from_the_network():
+    net = theta_net(th_shift=1)
+    net.theta[:] = 7
+    model = Model(net)
+    assert model.theta.tolist() == [7]
+    model.step(np.array([False]))
+    assert model.theta.tolist() == [4]            # 7 − 3
+    assert net.theta.tolist() == [7]              # the network is not changed
+    assert Model(net).theta.tolist() == [7]
+
+
+# --- model v2: x_tar ---
+
+def test_potentiation_with_a_target_pre_trace():
+    # docs/model.md: x 80, x_tar 59, a_plus 32 → trunc0(21·32, 8) = trunc0(672, 8) = 2;
+    # x 40 → trunc0(−608, 8) = −2 (an arithmetic shift would give −3); x 59 → 0
+    lr = spikecore.Learning(a_plus=32, x_tar=59)
+    assert potentiation(np.array([80, 40, 59]), np.zeros(3, np.int8), lr).tolist() == [2, -2, 0]
+    assert trunc0(-608, 8) == -2
+
+
+@pytest.mark.parametrize("x, change", [(80, 2), (40, -2), (59, 0)])
+def test_x_tar_in_a_step(x, change):
+    net = stdp_net(x_tar=59, a_plus=32, x_imp=x, a_minus=0)
+    model, spikes = run(net, [[1, 1]])            # pre and post in one step: x0 = x_imp
+    assert spikes[0, 0]
+    assert model.W[0, 0] == change
+    # the neuron's own source (2) was silent, x = 0: trunc0(−59·32, 8) = trunc0(−1888, 8),
+    # −7.375 toward zero = −7: a post spike depresses the synapses of silent sources
+    assert model.W[2, 0] == -7
+
+
+# --- model v2: w_exp_rec ---
+
+def test_w_exp_rec_scales_neuron_sources_only():
+    # docs/model.md: w_exp 0, w_exp_rec 4, input weight 10, neuron source weight −3, du 4096
+    assert neuron(a_in=10, a_rec=-3, w_exp=0, w_exp_rec=4)[0] == 10 + (-3 << 4) == -38
+    assert neuron(a_in=10, a_rec=-3, w_exp=4, w_exp_rec=0)[0] == 160 - 3
+
+
+@pytest.mark.parametrize("w_exp, w_exp_rec, u", [
+    (0, 4, -38),                                  # 10 + (−3 << 4)
+    (0, None, 7),                                 # None: w_exp for both, 10 − 3
+    (4, 0, 157),                                  # (10 << 4) − 3
+])
+def test_w_exp_rec_with_an_input_and_a_neuron_source_in_one_step(w_exp, w_exp_rec, u):
+    net = tiny(n_inputs=1, n_neurons=2, du=4096)
+    net.vth[1], net.bias[1] = 100, 101            # neuron 1 spikes every step (t_ref 0)
+    net.w_exp, net.w_exp_rec = w_exp, w_exp_rec
+    net.weights[0, 0] = 10                        # input 0 → neuron 0
+    net.weights[2, 0] = -3                        # neuron 1 (source 2) → neuron 0
+    model, spikes = run(net, [1, 1])              # step 1: input 0 and neuron 1 delivered
+    assert spikes[:, 1].tolist() == [True, True]
+    assert model.u[0] == u
+
+
+# --- model v2: soft bounds ---
+
+SOFT = {"w_min": -63, "w_max": 63, "a_plus": 128, "soft_bound": True}
+
+
+def test_soft_bound_potentiation_examples():
+    # docs/model.md, x_tar 0, x 255: d = 255·128 = 32640
+    lr = spikecore.Learning(**SOFT)
+    w = np.array([13, 63], np.int8)
+    # W 13: f = 63 − 13 = 50, trunc0(trunc0(1632000, 7), 8) = trunc0(12750, 8) = 49
+    # W 63: f = 0 → 0
+    assert potentiation(255, w, lr).tolist() == [49, 0]
+    # x_tar 255, x 0: d = −32640
+    lr = spikecore.Learning(**SOFT, x_tar=255)
+    w = np.array([13, -63, -100], np.int8)
+    # W 13: f = 13 + 63 = 76, trunc0(trunc0(−2480640, 7), 8) = trunc0(−19380, 8) = −75
+    # W −63: f = 0 → 0
+    # W −100 (loaded outside): f = −37, trunc0(trunc0(1207680, 7), 8) = trunc0(9435, 8) = 36
+    assert potentiation(0, w, lr).tolist() == [-75, 0, 36]
+
+
+def test_soft_bound_for_a_weight_loaded_above_w_max():
+    # d = 32640 > 0, W 100: f = 63 − 100 = −37, trunc0(trunc0(−1207680, 7), 8)
+    # = trunc0(−9435, 8) = −36 (−36.86 toward zero)
+    lr = spikecore.Learning(**SOFT)
+    assert potentiation(255, np.array([100], np.int8), lr).tolist() == [-36]
+
+
+def test_soft_bound_without_drive_gives_nothing():
+    # d = 0 (x == x_tar, or a_plus 0): p = 0 whatever f
+    lr = spikecore.Learning(**SOFT, x_tar=100)
+    assert potentiation(100, np.array([13, -100, 100], np.int8), lr).tolist() == [0, 0, 0]
+    lr = spikecore.Learning(**{**SOFT, "a_plus": 0})
+    assert potentiation(255, np.array([13, -100, 100], np.int8), lr).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("x_tar, inputs, w, after", [
+    (0, [[1, 1]], 13, 13 + 49),                  # x 255, the example above
+    (0, [[1, 1]], 63, 63),                       # at w_max: f = 0
+    (255, [[0, 1]], 13, 13 - 75),                # x 0 (silent), x_tar 255
+    (255, [[0, 1]], -63, -63),                   # at w_min: f = 0
+    (255, [[0, 1]], -100, -63),                  # −100 + 36 = −64, clipped to w_min −63
+])
+def test_soft_bound_in_a_step(x_tar, inputs, w, after):
+    net = stdp_net(**SOFT, x_tar=x_tar, x_imp=255, a_minus=0)
+    net.weights[0, 0] = w
+    model, spikes = run(net, inputs)
+    assert spikes[-1, 0]
+    assert model.W[0, 0] == after
+
+
+def test_soft_bound_with_a_plus_zero_leaves_only_ltd():
+    net = stdp_net(**{**SOFT, "a_plus": 0})
+    net.weights[0, 0] = 13
+    model, spikes = run(net, [[0, 1], [1, 0]])
+    assert spikes[:, 0].tolist() == [True, False]
+    # step 0: post spike, p = 0; step 1: y = 64, LTD 64·128 >> 8 = 32 → 13 − 32 = −19
+    assert model.W[0, 0] == -19
+
+
+def test_soft_bound_and_ltd_are_one_change_clipped_once():
+    net = stdp_net(**{**SOFT, "a_plus": 255}, x_imp=255)
+    net.weights[0, 0] = 13
+    model, spikes = run(net, [[0, 1], [1, 1]])
+    assert spikes[:, 0].tolist() == [True, True]
+    # step 1: x0 = 255, d = 255·255 = 65025, f = 63 − 13 = 50:
+    # trunc0(trunc0(3251250, 7), 8) = trunc0(25400, 8) = 99; y = 64, LTD 32.
+    # Once: 13 + 99 − 32 = 80 → 63. (Clipping after LTP, 112 → 63, then LTD would give 31.)
+    assert model.W[0, 0] == 63
+
+
+# --- model v2 with its defaults is v1 ---
+
+V1_CASES = [                                      # (inputs, W[0, 0] after) from the v1 tests
+    ([[1, 0], [0, 1]], 32),                       # test_ltp_pre_before_post
+    ([[0, 1], [1, 0]], -32),                      # test_ltd_post_before_pre
+    ([[0, 1], [1, 1]], 32),                       # test_ltp_and_ltd_on_one_synapse_in_one_step
+]
+
+
+@pytest.mark.parametrize("th_shift", [1, 24])
+@pytest.mark.parametrize("inputs, after", V1_CASES)
+def test_v2_settings_at_their_defaults_compute_v1(inputs, after, th_shift):
+    # theta 0, th_imp 0, x_tar 0, w_exp_rec = w_exp, soft_bound off; th_shift then acts on 0
+    net = stdp_net(th_shift=th_shift, th_imp=0, x_tar=0, soft_bound=False)
+    net.w_exp_rec = net.w_exp
+    net.weights[2, 0] = 5                         # the recurrent path uses w_exp_rec = w_exp
+    model, spikes = run(net, inputs)
+    v1 = net.copy()
+    v1.w_exp_rec = None
+    v1_model, v1_spikes = run(v1, inputs)
+    assert model.W[0, 0] == after
+    assert np.array_equal(spikes, v1_spikes) and np.array_equal(model.W, v1_model.W)
+    assert np.array_equal(model.u, v1_model.u) and model.theta.tolist() == [0]

@@ -160,11 +160,18 @@ def test_values_sign_extension():
 
 
 def test_reply_and_identity_round_trip():
-    identity = protocol.Identity(1, 256, 300, 8, 12_000_000, 3_000_000, 4096, 1024)
+    features = spec.Feature.THETA | spec.Feature.W_EXP_REC
+    identity = protocol.Identity(1, 256, 300, 8, 12_000_000, 3_000_000, 4096, 1024, features)
     data = identity.to_bytes()
-    assert len(data) == 18
+    assert len(data) == 20
     assert data[:6] == bytes([1, 0x00, 0x01, 0x2C, 0x01, 8])
-    assert protocol.parse_identify(data) == identity
+    assert data[-2:] == b"\x05\x00"                                   # features: u16
+    parsed = protocol.parse_identify(data)
+    assert parsed == identity and isinstance(parsed.features, spec.Feature)
+    # Bits no Feature names (reserved) are dropped.
+    assert protocol.parse_identify(data[:-2] + b"\xf1\x80").features == spec.Feature.THETA
+    with pytest.raises(ValueError, match="IDENTIFY data has 20 bytes, not 18"):
+        protocol.parse_identify(data[:-2])
     payload = protocol.reply_payload(9, Status.BAD_VALUE, b"\x05\x01")
     reply = protocol.parse_reply(payload)
     assert reply == protocol.Reply(9, Status.BAD_VALUE, b"\x05\x01")
@@ -339,14 +346,15 @@ def test_emulator_judges_a_block_by_the_settings_it_leaves():
     assert dev.bounds == (-60, -50)
     assert dev.emu.model.learning.a_plus == 0 and dev.emu.model.learning.y_decay == 0
     # The whole settings block, as the driver writes it on load.
-    every = [3, 1, 16, 16, 64, 64, 224, 224, -128, 127]
-    assert dev.write_settings(Setting.W_EXP, every, 2) == (Status.OK, None)
+    every = [3, 1, 16, 16, 64, 64, 224, 224, -128, 127, 3, 0, 0, 24, 0]
+    assert dev.write_settings(Setting.W_EXP, every, spec.SETTING_BYTES) == (Status.OK, None)
     assert dev.bounds == (-128, 127) and dev.emu.model.w_exp == 3
 
 
 def test_emulator_checks_each_position_before_the_bounds():
-    # The address and the range of every position come first; the bounds rule last.
-    dev = Device()
+    # The address and the range of every position come first; the bounds rule last. Without
+    # W_EXP_REC, the address after W_MAX is none.
+    dev = Device(features=spec.Feature.all() & ~spec.Feature.W_EXP_REC)
     assert dev.write_settings(Setting.W_MIN, [10, 999], 2) == (Status.BAD_VALUE, 1)
     assert dev.write_settings(Setting.W_MAX, [-1, 0]) == (Status.BAD_ADDRESS, 1)
     assert dev.write_settings(Setting.W_MIN, [5, 4, 0]) == (Status.BAD_ADDRESS, 2)
@@ -371,7 +379,23 @@ def test_emulator_answers_frame_level_length_errors_bad_frame():
     assert dev.wire(encode_frame(protocol.reset_request(0, seq=2))) == [(2, Status.OK, b"")]
 
 
-def test_emulator_reports_protocol_version_2():
+def test_emulator_reports_protocol_version_3_and_its_features():
     dev = Device()
     identity = protocol.parse_identify(dev.ask(protocol.identify_request()).data)
-    assert identity.version == spec.PROTOCOL_VERSION == 2
+    assert identity.version == spec.PROTOCOL_VERSION == 3
+    assert identity.features == spec.Feature.all()
+    dev = Device(features=spec.Feature.X_TAR)
+    assert protocol.parse_identify(dev.ask(protocol.identify_request()).data).features == \
+        spec.Feature.X_TAR
+    with pytest.raises(TypeError, match="features must be a spikecore.spec.Feature, not 15"):
+        DeviceEmulator(4, 4, features=15)
+
+
+def test_emulator_settings_are_3_bytes_wide():
+    # th_imp goes to 65535: written with width 3 (2 bytes would sign-extend it to -1).
+    dev = Device()
+    reply = dev.ask(protocol.write_request(Space.SETTING, Setting.TH_IMP.value, [65535], 3))
+    assert reply.status is Status.OK and dev.emu.model.learning.th_imp == 65535
+    reply = dev.ask(protocol.read_request(Space.SETTING, Setting.TH_IMP.value, 1,
+                                          spec.SETTING_BYTES))
+    assert reply.data == b"\xff\xff\x00"

@@ -75,14 +75,16 @@ def test_a_boards_gateware_end_to_end():
     n_in, n = 24, 40
     seed = random.randrange(2**32)
     print(f"seed {seed}")
-    net = random_network(n_in, n, seed, learning=True)
+    # Of model v2 the iCEBreaker has x_tar only (docs/boards.md).
+    net = random_network(n_in, n, seed, learning=True, v2=False)
+    net.learning.x_tar = 40
     inputs = random_inputs(150, n_in, seed, p=0.3)
     with spikecore.connect("sim://", board="icebreaker", n_inputs=n_in, n_neurons=n) as sim, \
             spikecore.connect("model://") as model:
         info = sim.info()
         options = get_board("icebreaker").top_options
-        assert (info["lanes"], info["max_payload"], info["rx_window"]) == (
-            1, options["max_payload"], options["rx_window"])
+        assert (info["lanes"], info["max_payload"], info["rx_window"], info["features"]) == (
+            1, options["max_payload"], options["rx_window"], options["features"])
         sim.load(net)
         model.load(net)
         assert_same_state(sim, model)

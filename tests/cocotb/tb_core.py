@@ -1,7 +1,9 @@
 """cocotb testbench of ``spikecore.hw.core.Core`` against the golden model.
 
 Parameters come from the ``TB_PARAMS`` environment variable (JSON): ``n_inputs``,
-``n_neurons``, ``steps``, ``seeds``, ``stall_steps`` (steps run with random backpressure).
+``n_neurons``, ``steps``, ``seeds``, ``stall_steps`` (steps run with random backpressure),
+``features`` (the core's ``spikecore.spec.Feature`` value: random networks use model v2's
+fields only when it has them all).
 """
 
 import json
@@ -16,12 +18,22 @@ from cocotb.triggers import RisingEdge
 
 from spikecore import spec
 from spikecore.model import Model
-from spikecore.spec import (Control, Counter, NeuronField, Setting, Space, StateField,
-                            neuron_bits, src_bits)
+from spikecore.spec import (Control, Counter, Feature, NeuronField, Setting, Space, StateField,
+                            fields_of, neuron_bits, settings_of, src_bits)
 from randnet import random_inputs, random_network
 from streams import StreamDriver, StreamMonitor, StreamSink
 
 PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
+FEATURES = Feature(PARAMS.get("features", Feature.all().value))
+V2 = FEATURES == Feature.all()
+
+
+def setting_values(net):
+    """Return {Setting: value} of *net* (w_exp_rec: its effective value)."""
+    lr = net.learning
+    values = {Setting.W_EXP: net.w_exp,
+              Setting.W_EXP_REC: net.w_exp if net.w_exp_rec is None else net.w_exp_rec}
+    return {s: int(values[s] if s in values else getattr(lr, s.name.lower())) for s in Setting}
 
 
 def pack_cmd(write, space, addr, data):
@@ -123,17 +135,13 @@ class TB:
         for j in range(self.n_src):
             for i in range(self.n_neurons):
                 await self.write(Space.WEIGHT, (j << nb) | i, int(net.weights[j, i]))
-        fields = {NeuronField.VTH: net.vth, NeuronField.BIAS: net.bias, NeuronField.DU: net.du,
-                  NeuronField.DV: net.dv, NeuronField.T_REF: net.t_ref}
+        assert not net.features() & ~FEATURES, "the network needs features the core lacks"
+        fields = {f: getattr(net, f.name.lower()) for f in fields_of(FEATURES)}
         for field, values in fields.items():
             for i in range(self.n_neurons):
                 await self.write(Space.NEURON, (field.value << nb) | i, int(values[i]))
-        lr = net.learning
-        settings = {Setting.W_EXP: net.w_exp, Setting.ENABLED: int(lr.enabled),
-                    Setting.A_PLUS: lr.a_plus, Setting.A_MINUS: lr.a_minus,
-                    Setting.X_IMP: lr.x_imp, Setting.Y_IMP: lr.y_imp,
-                    Setting.X_DECAY: lr.x_decay, Setting.Y_DECAY: lr.y_decay,
-                    Setting.W_MIN: lr.w_min, Setting.W_MAX: lr.w_max}
+        settings = {s: value for s, value in setting_values(net).items()
+                    if s in settings_of(FEATURES)}
         for setting, value in settings.items():
             await self.write(Space.SETTING, setting.value, int(value))
         for j in range(self.n_src):
@@ -178,6 +186,10 @@ class TB:
             assert np.array_equal(got, expected), f"{field.name}: {got} != {expected}"
         got = await self.read_state(StateField.X, self.n_src)
         assert np.array_equal(got, model.x), f"X: {got} != {model.x}"
+        if Feature.THETA in FEATURES:
+            got = np.array([await self.read(Space.NEURON, (NeuronField.THETA.value << self.nb) | i)
+                            for i in range(n)], dtype=np.int64)
+            assert np.array_equal(got, model.theta), f"THETA: {got} != {model.theta}"
 
     async def stall_driver(self, rng):
         while True:
@@ -195,7 +207,7 @@ async def random_networks(dut):
     for seed in PARAMS["seeds"]:
         learning = seed % 2 == 1
         dut._log.info(f"seed {seed}, {n_inputs}+{n_neurons}, learning {learning}")
-        net = random_network(n_inputs, n_neurons, seed, learning=learning)
+        net = random_network(n_inputs, n_neurons, seed, learning=learning, v2=V2)
         await tb.load(net)
         model = tb.model
         W0 = await tb.read_weights()
@@ -243,7 +255,7 @@ async def reset_mid_step(dut):
     n_inputs, n_neurons = PARAMS["n_inputs"], PARAMS["n_neurons"]
     tb = TB(dut, n_inputs, n_neurons)
     await tb.start()
-    net = random_network(n_inputs, n_neurons, 99, learning=True)
+    net = random_network(n_inputs, n_neurons, 99, learning=True, v2=V2)
     assert net.learning.x_imp > 0, "the pre-traces would not show a dropped input"
     await tb.load(net)
     for index in range(n_inputs):
@@ -268,17 +280,15 @@ async def control_readback(dut):
         j, i, w = rng.randrange(tb.n_src), rng.randrange(n_neurons), rng.randint(-128, 127)
         await tb.write(Space.WEIGHT, (j << nb) | i, w)
         assert await tb.read(Space.WEIGHT, (j << nb) | i) == w
-    for field, name in ((NeuronField.VTH, "vth"), (NeuronField.BIAS, "bias"),
-                        (NeuronField.DU, "du"), (NeuronField.DV, "dv"),
-                        (NeuronField.T_REF, "t_ref")):
+    for field in fields_of(FEATURES):
+        name = field.name.lower()
         low, high = spec.NEURON_RANGES[name]
         for value in (low, high, (low + high) // 2):
             i = rng.randrange(n_neurons)
             await tb.write(Space.NEURON, (field.value << nb) | i, value)
             assert await tb.read(Space.NEURON, (field.value << nb) | i) == value, name
-    ranges = dict(spec.LEARNING_RANGES, w_exp=(0, spec.W_EXP_MAX), enabled=(0, 1))
-    for setting in Setting:
-        low, high = ranges[setting.name.lower()]
+    for setting in settings_of(FEATURES):
+        low, high = spec.SETTING_RANGES[setting]
         for value in (low, high):
             await tb.write(Space.SETTING, setting.value, value)
             assert await tb.read(Space.SETTING, setting.value) == value, setting.name

@@ -229,7 +229,11 @@ def bounds_frames(s, w_min, w_max):
          BAD_VALUE, 6),                                                   # (-49, -50)
         (s.write(Space.SETTING, W_MAX, [-61], 1), BAD_VALUE, 0),          # (-60, -61)
         (s.write(Space.SETTING, W_MIN, [10, 999], 2), BAD_VALUE, 1),      # 999: out of range
-        (s.write(Space.SETTING, W_MAX, [-100, 0], 1), BAD_ADDRESS, 1),    # no setting 10
+        (s.write(Space.SETTING, W_MAX, [-100, 0], 1), BAD_VALUE, 0),      # (-60, -100)
+        (s.write(Space.SETTING, W_MIN, [10, 5, 0], 1), BAD_VALUE, 0),     # (10, 5), then 10
+        (s.write(Space.SETTING, W_MIN, [-70, -65, 0, 0, 0, 24, 0, 0], 1),
+         BAD_ADDRESS, 7),                                                 # no setting 15
+        (s.write(Space.SETTING, W_MIN, [-70, -65, 3], 1), OK, None),      # (-70, -65)
         (s.write(Space.SETTING, W_MIN, [w_min, w_max], 2), OK, None),
     ]
 
