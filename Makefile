@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-all bench bitstream program board-named clean venv
+.PHONY: demo test test-all bench digits bitstream program board-named clean venv
 
 venv: $(STAMP)
 
@@ -30,6 +30,9 @@ BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]' || echo "brian2 could not be installed: its comparison will be skipped"
 	touch $@
+
+digits: $(STAMP)
+	mkdir -p build && for seed in 0 1 2 3 4; do $(BIN)/spikecore digits --seed $$seed --json build/digits_seed$$seed.json || exit 1; done
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py

@@ -104,7 +104,31 @@ def bench_boards_section(results, quick):
     bench_boards(results, quick)
 
 
+def bench_digits(results, quick):
+    """The digits task (docs/experiments.md): model:// over seeds 0–4, then one seed on the
+    virtual board (sim://), whose spikes, weights and accuracy must equal model://'s."""
+    from spikecore.digits import run_digits
+    seeds = [0] if quick else [0, 1, 2, 3, 4]
+    runs = {seed: run_digits(seed=seed) for seed in seeds}
+    accuracy = {seed: round(r["accuracy"], 4) for seed, r in runs.items()}
+    seconds = {seed: round(r["timings"]["total_s"], 1) for seed, r in runs.items()}
+    print(f"digits on model://: accuracy {accuracy}, seconds {seconds}")
+    results["digits_model"] = figure(accuracy, "test accuracy by seed", seconds=seconds,
+                                     mean=round(sum(accuracy.values()) / len(accuracy), 4))
+    if quick:
+        return
+    started = time.perf_counter()
+    sim = run_digits(seed=0, url="sim://")
+    elapsed = time.perf_counter() - started
+    same = sim["accuracy"] == runs[0]["accuracy"] and sim["confusion"] == runs[0]["confusion"]
+    print(f"digits on sim://, seed 0: accuracy {sim['accuracy']:.3f} in {elapsed:.0f} s "
+          f"(same as model://: {same})")
+    results["digits_sim"] = figure(round(sim["accuracy"], 4), "test accuracy, seed 0",
+                                   seconds=round(elapsed), same_as_model=same)
+
+
 SECTIONS = {
+    "digits": bench_digits,
     "model": bench_model_vs_brian2,
     "scaling": bench_model_scaling,
     "hardware": bench_hardware_section,

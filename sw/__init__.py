@@ -11,12 +11,16 @@ from .network import Network, Learning
 from .backends import connect
 from .core import Core, State
 
-__all__ = ["Network", "Learning", "Core", "State", "connect", "units", "nir"]
+__all__ = ["Network", "Learning", "Core", "State", "connect", "units", "nir", "encode",
+           "topology", "readout", "batch", "digits", "sweep"]
+
+#: Submodules that load on first use (spikecore.nir needs the nir extra; spikecore.digits
+#: runs with scikit-learn and spikecore.sweep with dask.distributed, the experiments extra).
+_LAZY = ("units", "nir", "encode", "topology", "readout", "batch", "digits", "sweep")
 
 
 def __getattr__(name):
-    # spikecore.units and spikecore.nir load on first use (spikecore.nir needs the nir extra).
-    if name in ("units", "nir"):
+    if name in _LAZY:
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'spikecore' has no attribute {name!r}")

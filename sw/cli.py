@@ -4,13 +4,17 @@
     spikecore run URL NETWORK INPUTS -o OUT [--plot raster.png]   (NETWORK: .npz, or .nir + --dt)
     spikecore import MODEL.nir --dt DT -o NET.npz [--t-ref N | --t-ref NODE=N,...]
     spikecore demo [--url URL] [--steps N] [--plot raster.png]
+    spikecore digits [--url URL] [--seed N] [--epochs E] [--plot DIR] [--json FILE]
+    spikecore sweep --grid KEY=V1,V2 [--grid ...] --seeds 0,1 [--scheduler ADDRESS] [--workers N]
+                    [--url URL ...] [--csv FILE] [--json FILE] [--plot FILE]
     spikecore sim --n-inputs A --n-neurons B [--port P | --pty]
     spikecore build --board NAME [--n-inputs A --n-neurons B --lanes L]
     spikecore program --board NAME
 
 Every command takes ``--debug``: without it, a user error (a bad argument, file, URL or network,
 a link or device failure, a missing extra) prints one line ``spikecore: error: ...`` and exits
-with status 2; with it, the traceback is shown.
+with status 2; with it, the traceback is shown. ``spikecore sweep`` exits with status 1 if any of
+its tasks failed (each failure is in its row of the table; the other rows are complete).
 """
 
 import argparse
@@ -136,6 +140,107 @@ def cmd_demo(args):
         run_demo(core, steps=args.steps, plot=args.plot, check=not args.no_check)
 
 
+def _setting(text):
+    """argparse type: KEY=VALUE, the value read as JSON (a number, true, a list) or a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def cmd_digits(args):
+    from .digits import run_digits
+    config = dict(args.set or [])
+    for key in ("epochs", "n_train", "n_test"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    if args.url.startswith("sim:"):
+        print("building the virtual board (once per geometry; cached) ...", flush=True)
+    record = run_digits(config, args.seed, url=args.url, plot=args.plot,
+                        log=lambda line: print(line, flush=True))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+        print(f"record -> {args.json}")
+    for name, path in record.get("plots", {}).items():
+        print(f"{name} plot -> {path}")
+    print(f"total {record['timings']['total_s']:.1f} s")
+    print(f"{record['eval_set']} accuracy {record['accuracy']:.3f} "
+          f"(n_{record['eval_set']}={record['n_eval']}, seed {record['seed']})")
+
+
+def _grid(text):
+    """argparse type: KEY=V1,V2,... -> (key, [values]), each value read as JSON or a string."""
+    key, sep, values = text.partition("=")
+    if not sep or not key or not values:
+        raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,..., not {text!r}")
+    try:                               # JSON values, lists among them: [0,32],[0,16]
+        return key, json.loads(f"[{values}]")
+    except json.JSONDecodeError:
+        return key, [_setting(f"{key}={value}")[1] for value in values.split(",")]
+
+
+def _seeds(text):
+    """argparse type: 0,1,2 or a range 0-4 -> a list of non-negative seeds."""
+    seeds = []
+    for item in text.split(","):
+        first, dash, last = item.partition("-")
+        try:
+            seeds += range(int(first), int(last) + 1) if dash else [int(first)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2 or 0-4, not {text!r}") \
+                from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"no seeds in {text!r}")
+    return seeds
+
+
+def _table(rows, columns):
+    """Return *rows* as aligned text columns (floats to three decimals)."""
+    cells = [[f"{v:.3f}" if isinstance(v, float) else "-" if v is None else str(v)
+              for v in (row.get(c) for c in columns)] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip()
+                     for line in [list(columns), *cells])
+
+
+def cmd_sweep(args):
+    import time
+
+    from .sweep import plot_sweep, summary, sweep, write_csv, write_json
+    grid = {}
+    for key, values in args.grid:
+        if key in grid:
+            raise ValueError(f"--grid {key} is given twice; list its values once: "
+                             f"--grid {key}=V1,V2")
+        grid[key] = values
+    config = dict(args.set or [])
+    for key in ("epochs", "n_train", "n_test"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    urls = args.url or ["model://"]
+    start = time.perf_counter()
+    rows = sweep(grid, args.seeds, config=config, url=urls if len(urls) > 1 else urls[0],
+                 scheduler=args.scheduler, n_workers=args.workers, progress=not args.no_progress)
+    elapsed = time.perf_counter() - start
+    params = list(grid)
+    print(_table(rows, [*params, "seed", "accuracy", "seconds", "error"]))
+    print()
+    print(_table(summary(rows), [*params, "n", "failed", "mean", "min", "max"]))
+    for name, write, path in (("table (CSV)", write_csv, args.csv),
+                              ("table (JSON)", write_json, args.json),
+                              ("plot", plot_sweep, args.plot)):
+        if path:
+            write(rows, path)
+            print(f"{name} -> {path}")
+    failed = sum(row["error"] is not None for row in rows)
+    print(f"{len(rows)} tasks, {failed} failed, {elapsed:.1f} s")
+    return 1 if failed else 0
+
+
 def _steps(text):
     """argparse type: a positive number of steps."""
     try:
@@ -187,6 +292,48 @@ def _parser():
     p.add_argument("--steps", type=_steps, default=2000)
     p.add_argument("--plot", default="raster.png", help="raster plot PNG (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("digits", help="learn the 8x8 digits on chip and score them "
+                                      "(needs scikit-learn)")
+    p.add_argument("--url", default="model://",
+                   help="where to train: model:// (default), sim:// or a board's URL")
+    p.add_argument("--seed", type=_steps_or_zero, default=0,
+                   help="seeds the split, the weights and every spike (default: %(default)s)")
+    p.add_argument("--epochs", type=_steps, help="training epochs (default: the default "
+                                                  "configuration's)")
+    p.add_argument("--plot", metavar="DIR", help="write the plots (PNG) into this directory")
+    p.add_argument("--json", metavar="FILE", help="write the run's record (JSON) here")
+    p.add_argument("--n-train", type=_steps, help="use only the first N training images "
+                                                  "(quick checks)")
+    p.add_argument("--n-test", type=_steps, help="use only the first N test images "
+                                                 "(quick checks)")
+    p.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
+                   help="change a setting of spikecore.digits.DEFAULT_CONFIG (repeatable)")
+    p.set_defaults(func=cmd_digits)
+    p = sub.add_parser("sweep", help="run the digits experiment over a grid of settings and "
+                                     "seeds on a Dask cluster (needs dask.distributed)")
+    p.add_argument("--grid", type=_grid, action="append", required=True, metavar="KEY=V1,V2",
+                   help="a setting of spikecore.digits.DEFAULT_CONFIG and its values "
+                        "(repeatable: the grid is every combination)")
+    p.add_argument("--seeds", type=_seeds, default=[0],
+                   help="seeds of every grid point: 0,1,2 or 0-4 (default: 0)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="an existing Dask scheduler (tcp://host:8786); default: a local "
+                        "cluster started for the sweep")
+    p.add_argument("--workers", type=_steps, default=2,
+                   help="worker processes of the local cluster (default: %(default)s)")
+    p.add_argument("--url", action="append",
+                   help="where each task runs: model:// (default), sim:// (a virtual board "
+                        "per worker), or a board's URL; repeat it for one board per worker")
+    p.add_argument("--epochs", type=_steps, help="training epochs of every task")
+    p.add_argument("--n-train", type=_steps, help="use only the first N training images")
+    p.add_argument("--n-test", type=_steps, help="use only the first N test images")
+    p.add_argument("--set", type=_setting, action="append", metavar="KEY=VALUE",
+                   help="fix a setting for every task (repeatable)")
+    p.add_argument("--csv", metavar="FILE", help="write the table as CSV here")
+    p.add_argument("--json", metavar="FILE", help="write the table as JSON here")
+    p.add_argument("--plot", metavar="FILE", help="write the accuracy plot (PNG) here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
     sub.add_parser("sim", help="serve a virtual board (see spikecore sim --help)")
     sub.add_parser("build", help="build a board's bitstream (see spikecore build --help)")
     sub.add_parser("program", help="program a board (see spikecore program --help)")
@@ -206,8 +353,7 @@ def _dispatch(argv):
         from .boards.build import program_main
         return program_main(argv[1:])
     args = _parser().parse_args(argv)
-    args.func(args)
-    return 0
+    return args.func(args) or 0
 
 
 def _user_errors():
@@ -222,7 +368,8 @@ def _user_errors():
 
 
 def main(argv=None):
-    """Run the ``spikecore`` command; return its exit status (0, or 2 for an error)."""
+    """Run the ``spikecore`` command; return its exit status (0; 1 if a sweep's task failed;
+    2 for an error)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     if debug:

@@ -425,8 +425,9 @@ def test_spike_collector_clears_its_bitmap_after_a_reset():
 def _link_session(requests, rng, *, errors=()):
     """Send *requests* (wire bytes) to a Link and return what it answered to each.
 
-    The core is a stand-in that takes every command and answers 0: the replies are those of a
-    device at power-up for reads, and writes only change the link's own w_min/w_max copy.
+    The core is a stand-in that takes every command and answers what a device holds at
+    power-up (0, or ``spec.SETTING_POWER_UP``): the replies are those of a device at power-up
+    for reads, and writes only change the link's own w_min/w_max copy.
     *errors* are (request, offset) pairs of bytes received with a UART framing error.
     """
     link = Link(5, 8, 1, clk_hz=1_000_000, baud=250_000, rx_window=512, max_payload=64)
@@ -436,7 +437,7 @@ def _link_session(requests, rng, *, errors=()):
     async def testbench(ctx):
         ctx.set(core.ctl_cmd.ready, 1)
         ctx.set(core.step_in.ready, 1)
-        pending = 0
+        pending = []                    # the answers owed, in order
         for n, (wire, expect) in enumerate(requests):
             bytes_in = [(b, int((n, k) in errors)) for k, b in enumerate(wire)]
             out = bytearray()
@@ -449,15 +450,22 @@ def _link_session(requests, rng, *, errors=()):
                     ctx.set(link.rx.payload, {"data": bytes_in[0][0], "ferr": bytes_in[0][1]})
                 tx_ready = rng.random() < 0.8
                 ctx.set(link.tx.ready, tx_ready)
-                ctx.set(core.ctl_rsp.valid, pending > 0)
+                ctx.set(core.ctl_rsp.valid, bool(pending))
+                ctx.set(core.ctl_rsp.payload, pending[0] if pending else 0)
                 took = offer and ctx.get(link.rx.ready)
                 command = ctx.get(core.ctl_cmd.valid)
-                answered = pending > 0 and ctx.get(core.ctl_rsp.ready)
+                cmd = ctx.get(core.ctl_cmd.payload)
+                answered = bool(pending) and ctx.get(core.ctl_rsp.ready)
                 tx_valid, tx_byte = ctx.get(link.tx.valid), ctx.get(link.tx.payload)
                 await ctx.tick()
                 if took:
                     bytes_in.pop(0)
-                pending += bool(command) - bool(answered)
+                if answered:
+                    pending.pop(0)
+                if command:
+                    power_up = {s.value: v for s, v in spec.SETTING_POWER_UP.items()}
+                    pending.append(power_up.get(cmd.addr, 0)
+                                   if cmd.space == Space.SETTING and not cmd.write else 0)
                 if tx_valid and tx_ready:
                     out.append(tx_byte)
             answers.append(bytes(out))
@@ -507,8 +515,8 @@ def test_link_answers_as_the_emulator():
         frame(b"\x01\x09"),                                     # unknown command
         frame(b"\x01\x09"),                                     # ... retransmitted
         frame(b"\x07\x04\x00"),                                 # out of order
-        frame(protocol.read_request(Space.SETTING, 0, 10, 2, seq=2)),
-        frame(protocol.read_request(Space.SETTING, 5, 6, 1, seq=3)),    # BAD_ADDRESS at 5
+        frame(protocol.read_request(Space.SETTING, 0, 15, 2, seq=2)),   # th_shift reads 24
+        frame(protocol.read_request(Space.SETTING, 10, 6, 1, seq=3)),   # BAD_ADDRESS at 5
         frame(protocol.read_request(Space.STATE, 0, 40, 2, seq=4)),     # BAD_LENGTH
         frame(protocol.reset_request(4, seq=5)),                # BAD_VALUE at 0
         frame(protocol.reset_request(3, seq=6)),
