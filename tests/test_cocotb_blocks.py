@@ -25,5 +25,5 @@ def test_block(block, option):
     latency = component.latency
     run_cocotb(component, "cocotb.tb_blocks", name=f"block_{block}{latency}", testcase=block,
                extra_env={"TB_PARAMS": json.dumps({"block": block, "seed": seed,
-                                                   "count": 1500, "latency": latency,
+                                                   "count": 1000, "latency": latency,
                                                    "delays": delays})})

@@ -144,6 +144,7 @@ def test_extreme_parameters(backend):
         assert_same(core, model, f"{name}: ")
 
 
+@pytest.mark.slow_on_rtl
 def test_learning_off_keeps_the_weights(backend):
     name, core, (n_in, n), steps = backend
     net = random_network(n_in, n, seed=12, learning=False)
@@ -283,6 +284,7 @@ def runtime_calls(n_in, n, seed):
     ]
 
 
+@pytest.mark.slow_on_rtl
 def test_runtime_calls_change_what_they_say(backend):
     """Each run-time call, on a running network, leaves the state (u, v, ref, traces, spikes)
     as it was and changes what it says: the weights, state and the spikes of the steps after
@@ -317,6 +319,7 @@ def test_runtime_calls_change_what_they_say(backend):
         assert_same(core, model, f"{name} at the end: ")
 
 
+@pytest.mark.slow_on_rtl
 def test_theta_is_set_read_back_and_kept_by_reset(backend):
     name, core, (n_in, n), _ = backend
     net = random_network(n_in, n, seed=21, v2=False)
@@ -334,6 +337,7 @@ def test_theta_is_set_read_back_and_kept_by_reset(backend):
     assert not core.read_state().theta.any()
 
 
+@pytest.mark.slow_on_rtl
 def test_learning_off_freezes_weights_and_theta(backend):
     """set_learning(enabled=False) stops STDP and theta's adaptation (its decay and its
     increments); enabled again, both go on as in the model."""

@@ -91,6 +91,7 @@ def test_cli_bad_grid_key_is_one_line(capsys):
                                                "'vht' in the grid; the settings are n_neurons")
 
 
+@pytest.mark.slow      # the API test above covers a LocalCluster sweep in make test
 def test_cli_sweeps_on_its_own_local_cluster_and_closes_it(tmp_path, capsys):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     args = ["sweep", "--grid", "th_imp=100,168", "--grid", "rate=0.5,2", "--seeds", "0",
