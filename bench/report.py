@@ -169,4 +169,56 @@ def _hardware_sections(r):
                                s["to_device_bytes_per_step"], s["from_device_bytes_per_step"],
                                f"{s['link_steps_per_s_at_3_mbaud']:,}"]))
         lines.append("")
+    if "end_to_end" in r:
+        e = r["end_to_end"]
+        form = e["rate_form"]
+        lines += ["## End to end on each board", "",
+                  "What a user gets: min(compute bound = the bitstream's clock / cycles per "
+                  "step, link bound = baud / 10 / bytes per step of the busier direction), each "
+                  "measured on a virtual board of the board's gateware. *Streamed*: the "
+                  "standard workload's inputs sent every step, its spikes back. *Generated*: "
+                  f"its rate form — every input at rate {form['rate']} on the device's "
+                  f"generators, no streamed inputs, spike counts per call of "
+                  f"{form['steps_per_call']} steps (on a build without generators or counts "
+                  "the driver supplies them: host-generated inputs streamed, spikes counted "
+                  "from the records).", "",
+                  _row(["board", "geometry", "inputs", "clock (MHz)", "cycles/step",
+                        "bytes/step to / from", "compute bound", "link bound", "steps/s",
+                        "bit-exact"]), _row(["---"] * 10)]
+        for board, v in e["value"].items():
+            for mode in ("streamed", "generated"):
+                m = v[mode]
+                lines.append(_row([board, "+".join(map(str, v["geometry"])), mode,
+                                   v["clock_mhz"], f"{m['cycles_per_step']:,.0f}",
+                                   f"{m['to_device_bytes_per_step']:.2f} / "
+                                   f"{m['from_device_bytes_per_step']:.2f}",
+                                   f"{m['compute_steps_per_s']:,}", f"{m['link_steps_per_s']:,}",
+                                   f"**{m['steps_per_s']:,}** ({m['bound']})",
+                                   "yes" if m["matches_model"] else "NO"]))
+        lines.append("")
+    if "digits_on_boards" in r:
+        d = r["digits_on_boards"]
+        lines += ["## The digits task on each board", "",
+                  f"Images per second of the digits task (docs/experiments.md), presented with "
+                  f"`core.present` (each image's 64 rates to the device's generators, a reset, "
+                  f"its steps, 256 counts back), the network padded to the board's geometry; "
+                  f"{d['images']} images per phase on a virtual board of the board's gateware; "
+                  f"images/s = min(clock / cycles per image, baud / 10 / bytes per image).", "",
+                  _row(["board", "phase", "steps/image", "cycles/image",
+                        "bytes/image to / from", "compute bound", "link bound", "images/s"]),
+                  _row(["---"] * 8)]
+        for board, v in d["value"].items():
+            if "error" in v:
+                lines.append(_row([board, "", "", v["error"], "", "", "", ""]))
+                continue
+            for phase in ("training", "inference"):
+                p = v[phase]
+                lines.append(_row([board, phase, p["steps_per_image"],
+                                   f"{p['cycles_per_image']:,}",
+                                   f"{p['bytes_per_image_to_device']:,} / "
+                                   f"{p['bytes_per_image_from_device']:,}",
+                                   f"{p['compute_images_per_s']:,}",
+                                   f"{p['link_images_per_s']:,}",
+                                   f"**{p['images_per_s']:,}** ({p['bound']})"]))
+        lines.append("")
     return lines

@@ -127,6 +127,16 @@ def bench_digits(results, quick):
                                    seconds=round(elapsed), same_as_model=same)
 
 
+def bench_end_to_end_section(results, quick):
+    from bench_e2e import bench_end_to_end
+    bench_end_to_end(results, quick)
+
+
+def bench_digits_on_boards_section(results, quick):
+    from bench_e2e import bench_digits_on_boards
+    bench_digits_on_boards(results, quick)
+
+
 SECTIONS = {
     "digits": bench_digits,
     "model": bench_model_vs_brian2,
@@ -134,6 +144,8 @@ SECTIONS = {
     "hardware": bench_hardware_section,
     "boards": bench_boards_section,
     "hw_scaling": bench_hardware_scaling_section,
+    "end_to_end": bench_end_to_end_section,
+    "digits_on_boards": bench_digits_on_boards_section,
 }
 
 

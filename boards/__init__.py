@@ -153,8 +153,10 @@ _BOARD_LIST = [
           # four SPRAMs, which are single-port; 256-byte payloads keep the link's buffers
           # and the receive FIFO within the block RAM the core leaves; at 12 MHz the neuron
           # unit needs 2 pipeline stages, not 6, and the core no copy of each command. Of
-          # model v2 only x_tar fits: theta needs block RAM (all 30 are used), the soft
-          # bound a ninth DSP (docs/boards.md).
+          # the optional parts only x_tar fits: theta, the generators and the spike counts
+          # need memory (all 30 block RAMs are used, and 5,206 of 5,280 logic cells), the
+          # soft bound a ninth DSP, RUN_WITH 488 more cells (docs/boards.md). The driver
+          # generates inputs, counts spikes and probes for it (docs/protocol.md).
           top_options={"weight_ports": 1, "neuron_latency": 2, "register_commands": False,
                        "max_payload": 256, "rx_window": 1024, "features": Feature.X_TAR}),
     Board("ulx3s", "Radiona ULX3S with ECP5 LFE5U-85F, FT231X UART at 3 Mbaud",

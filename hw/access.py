@@ -5,8 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from ..spec import (Counter, Feature, Space, StateField, fields_of, neuron_bits, settings_of,
-                    src_bits)
+from ..spec import (Counter, Feature, InputField, Space, StateField, fields_of, neuron_bits,
+                    settings_of, src_bits)
 from .checks import check_features
 
 __all__ = ["AccessCheck", "below", "RANGE_BITS"]
@@ -45,14 +45,16 @@ class AccessCheck(wiring.Component):
     """Say whether a WRITE or READ may touch *addr* in *space* (and write *value* there).
 
     Combinational. Also gives the next address of a block (docs/protocol.md, WRITE and READ):
-    in WEIGHT and NEURON the neuron index wraps into the next source or field.
+    in WEIGHT and NEURON the neuron index wraps into the next source or field, in INPUT the
+    input index into the next field.
 
     Parameters
     ----------
     n_inputs, n_neurons : int
         The core's geometry (>= 1 each).
     features : spikecore.spec.Feature
-        The core's: the settings and neuron fields of the others have no address.
+        The core's: the settings and neuron fields of the others have no address, nor the
+        INPUT space without ``GENERATORS`` or the STATE field COUNT without ``COUNTS``.
 
     Members
     -------
@@ -63,7 +65,8 @@ class AccessCheck(wiring.Component):
     value : In(signed(32))
         The value to write (ignored for reads).
     addr_ok, value_ok : Out(1)
-        *addr* is in *space* (and may be written); *value* is in the range of its field.
+        *addr* is in *space* (and may be written); *value* is in the range of its field
+        (a generator state: its 32 bits are not all zero).
     next_addr : Out(24)
         The address after *addr* in a block.
     """
@@ -84,7 +87,7 @@ class AccessCheck(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        N, S = self.n_neurons, self.n_inputs + self.n_neurons
+        n_in, N, S = self.n_inputs, self.n_neurons, self.n_inputs + self.n_neurons
         nb, sb = neuron_bits(N), src_bits(self.n_inputs, N)
         addr, value = self.addr, self.value
         low, high = Signal(signed(RANGE_BITS)), Signal(signed(RANGE_BITS))
@@ -121,9 +124,20 @@ class AccessCheck(wiring.Component):
                 neuron_field = ((field == StateField.U.value) | (field == StateField.V.value)
                                 | (field == StateField.REF.value) | (field == StateField.Y.value)
                                 | (field == StateField.SPIKED.value))
+                if Feature.COUNTS in self.features:
+                    neuron_field |= field == StateField.COUNT.value
                 m.d.comb += self.addr_ok.eq(~self.write & (
                     (neuron_field & below(index, N))
                     | ((field == StateField.X.value) & below(index, S))))
             with m.Case(Space.COUNTER):
                 m.d.comb += self.addr_ok.eq(~self.write & below(addr, len(Counter)))
+            if Feature.GENERATORS in self.features:
+                with m.Case(Space.INPUT):
+                    m.d.comb += [
+                        self.addr_ok.eq(below(index, n_in) & below(field, len(InputField))),
+                        self.next_addr.eq(Mux(index == n_in - 1, Cat(Const(0, sb), field + 1),
+                                              addr + 1))]
+                    m.d.comb += Cat(low, high).eq(Cat(*_range(*spec.INPUT_RANGES["rate"])))
+                    with m.If(field == InputField.GEN.value):
+                        m.d.comb += self.value_ok.eq(value != 0)
         return m

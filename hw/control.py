@@ -10,11 +10,13 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .. import spec
-from ..spec import (Control, Counter, Feature, Space, StateField, fields_of, neuron_bits,
-                    settings_of, src_bits)
+from ..spec import (Control, Counter, Feature, InputField, Space, StateField, fields_of,
+                    neuron_bits, settings_of, src_bits)
 from .checks import check_features, check_lanes, check_positive
+from .generators import GEN, RATE, generator_words
 from .interface import CtlCommand
-from .ports import ReadRequest, WriteRequest, XWord, lane_of, neuron_words
+from .ports import ReadRequest, Task, WriteRequest, XWord, lane_of, neuron_words
+from .spikes import COUNT
 from .weights import Access
 
 __all__ = ["Settings", "ControlAccess"]
@@ -55,7 +57,8 @@ class ControlAccess(wiring.Component):
     harmless), then its value is answered (sign-extended; 0 for a write or an address
     outside the map). ``CONTROL.RESET`` zeroes u, v, ref, x, y (with the ``spiked`` bits) and
     the input flags, a word of each a clock, ``max(G, HS, n_inputs)`` clocks;
-    ``CONTROL.CLEAR_COUNTERS`` zeroes the counters.
+    ``CONTROL.CLEAR_COUNTERS`` zeroes the counters; ``CONTROL.CLEAR_COUNTS`` (with
+    ``Feature.COUNTS``) has the spike counts cleared and answers when they are.
 
     Parameters
     ----------
@@ -68,7 +71,8 @@ class ControlAccess(wiring.Component):
         executes (the stream keeps it still) and taken once executed.
     features : spikecore.spec.Feature
         The settings and neuron fields of absent features are not written (they keep their
-        power-up values; the link refuses their addresses).
+        power-up values; the link refuses their addresses). ``GENERATORS`` adds the INPUT
+        space, ``COUNTS`` the STATE field COUNT and CLEAR_COUNTS.
 
     Members
     -------
@@ -95,6 +99,13 @@ class ControlAccess(wiring.Component):
         The state words (read back, and zeroed by ``CONTROL.RESET``).
     in_wr : Out(WriteRequest(range(n_inputs), 1))
         The input flags (cleared by ``CONTROL.RESET``).
+    rate_rd, rate_wr, gen_rd, gen_wr
+        With ``GENERATORS``: the rate and generator state words, by input group
+        (``Generators``'s memories).
+    count_rd : Out(ReadRequest(range(n_neurons), 16))
+        With ``COUNTS``: the spike counts.
+    clear_counts : Out(Task)
+        With ``COUNTS``: clear the spike counts (``SpikeCounter.clear``).
     """
     def __init__(self, n_inputs, n_neurons, lanes, read_latency=1, register_commands=True,
                  features=Feature.all()):
@@ -125,6 +136,14 @@ class ControlAccess(wiring.Component):
             members[f"{name}_rd"] = Out(ReadRequest(range(depth), word))
             members[f"{name}_wr"] = Out(WriteRequest(range(depth), word, L))
         members["in_wr"] = Out(WriteRequest(range(n_inputs), 1))
+        if Feature.GENERATORS in features:
+            for name, shape in (("rate", RATE), ("gen", GEN)):
+                depth, word = generator_words(n_inputs, L), data.ArrayLayout(shape, L)
+                members[f"{name}_rd"] = Out(ReadRequest(range(depth), word))
+                members[f"{name}_wr"] = Out(WriteRequest(range(depth), word, L))
+        if Feature.COUNTS in features:
+            members["count_rd"] = Out(ReadRequest(range(n_neurons), COUNT))
+            members["clear_counts"] = Out(Task())
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -146,6 +165,10 @@ class ControlAccess(wiring.Component):
         params = {field: (getattr(self, f"{field.name.lower()}_rd"),
                           getattr(self, f"{field.name.lower()}_wr"))
                   for field in fields_of(self.features)}
+        inputs = {field: (getattr(self, f"{field.name.lower()}_rd"),
+                          getattr(self, f"{field.name.lower()}_wr"))
+                  for field in InputField if Feature.GENERATORS in self.features}
+        counts = Feature.COUNTS in self.features
         c_addr = cmd.addr
         c_i, c_field, c_j = c_addr[:nb], c_addr[nb:], c_addr[nb:]
         c_index, c_sfield = c_addr[:sb], c_addr[sb:]
@@ -154,8 +177,24 @@ class ControlAccess(wiring.Component):
         weight_ok = (c_i < N) & (c_j < S)
         src_mask = c_addr < S                                   # MASK: a source's bit
         dst_mask = (c_addr[sb:] == 1) & (c_index < N)           # MASK: a neuron's bit
+        input_ok = c_index < n_in                               # INPUT: an input's field
         reset_i = Signal(range(max(G, HS, n_in) + 1))
         wait = Signal(range(self.read_latency))
+
+        def write_lanes(fields, selector, group, lane, ok):
+            """CTL of a space of words of lanes: read the words of *fields* ({value: (rd,
+            wr)}), and write the lane *lane* of the one that *selector* selects."""
+            for value, (rd, wr) in fields.items():
+                m.d.comb += [rd.en.eq(1), rd.addr.eq(group), wr.addr.eq(group)]
+                m.d.comb += [wr.data[l].eq(cmd.data) for l in range(L)]
+                with m.If(cmd.write & ok & (selector == value.value)):
+                    m.d.comb += wr.en.eq(1 << lane)
+
+        def read_lanes(fields, selector, lane, ok):
+            """CTL_READ of such a space: answer the lane *lane* of the word selected."""
+            for value, (rd, _) in fields.items():
+                with m.If(ok & (selector == value.value)):
+                    m.d.sync += rsp.eq(lane_of(rd.data, lane))
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -181,11 +220,9 @@ class ControlAccess(wiring.Component):
                             m.d.comb += [self.w_wr.en[l].eq(cmd.write & weight_ok & (c_lane == l)),
                                          self.w_wr.data[l].eq(cmd.data[:spec.WEIGHT_BITS])]
                     with m.Case(Space.NEURON):
-                        for field, (rd, wr) in params.items():
-                            m.d.comb += [rd.en.eq(1), rd.addr.eq(c_group), wr.addr.eq(c_group)]
-                            m.d.comb += [wr.data[l].eq(cmd.data) for l in range(L)]
-                            with m.If(cmd.write & (c_i < N) & (c_field == field.value)):
-                                m.d.comb += wr.en.eq(1 << c_lane)
+                        write_lanes(params, c_field, c_group, c_lane, c_i < N)
+                    with m.Case(Space.INPUT):
+                        write_lanes(inputs, c_sfield, c_xgroup, c_xlane, input_ok)
                     with m.Case(Space.SETTING):
                         for setting, reg in settings.items():
                             with m.If(cmd.write & (c_addr == setting.value)):
@@ -200,6 +237,8 @@ class ControlAccess(wiring.Component):
                     with m.Case(Space.STATE):
                         for rd in (self.u_rd, self.v_rd, self.ref_rd, self.y_rd, self.x_rd):
                             m.d.comb += [rd.en.eq(1), rd.addr.eq(c_xgroup)]
+                        if counts:
+                            m.d.comb += [self.count_rd.en.eq(1), self.count_rd.addr.eq(c_index)]
                     with m.Case(Space.CONTROL):
                         with m.If(cmd.write & (c_addr == Control.RESET.value)):
                             m.d.comb += self.forget.eq(1)
@@ -207,6 +246,11 @@ class ControlAccess(wiring.Component):
                             m.next = "RESET"
                         with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTERS.value)):
                             m.d.sync += [steps.eq(0), cycles.eq(0)]
+                        if counts:
+                            with m.If(cmd.write & (c_addr == Control.CLEAR_COUNTS.value)):
+                                m.d.comb += self.clear_counts.start.eq(1)
+                                m.d.sync += wait.eq(0)
+                                m.next = "CLEAR_COUNTS"
 
             with m.State("CTL_READ"):
                 with m.If(~cmd.write):
@@ -215,9 +259,9 @@ class ControlAccess(wiring.Component):
                             with m.If(weight_ok):
                                 m.d.sync += rsp.eq(lane_of(self.w_rd.data, c_lane))
                         with m.Case(Space.NEURON):
-                            for field, (rd, _) in params.items():
-                                with m.If((c_i < N) & (c_field == field.value)):
-                                    m.d.sync += rsp.eq(lane_of(rd.data, c_lane))
+                            read_lanes(params, c_field, c_lane, c_i < N)
+                        with m.Case(Space.INPUT):
+                            read_lanes(inputs, c_sfield, c_xlane, input_ok)
                         with m.Case(Space.SETTING):
                             for setting, reg in settings.items():
                                 with m.If(c_addr == setting.value):
@@ -229,11 +273,13 @@ class ControlAccess(wiring.Component):
                                 m.d.sync += rsp.eq(lane_of(self.psrc_rd.data, c_xlane))
                         with m.Case(Space.STATE):
                             y = lane_of(self.y_rd.data, c_xlane)
-                            for field, value in (
-                                    (StateField.U, lane_of(self.u_rd.data, c_xlane)),
-                                    (StateField.V, lane_of(self.v_rd.data, c_xlane)),
-                                    (StateField.REF, lane_of(self.ref_rd.data, c_xlane)),
-                                    (StateField.Y, y.trace), (StateField.SPIKED, y.spiked)):
+                            fields = [(StateField.U, lane_of(self.u_rd.data, c_xlane)),
+                                      (StateField.V, lane_of(self.v_rd.data, c_xlane)),
+                                      (StateField.REF, lane_of(self.ref_rd.data, c_xlane)),
+                                      (StateField.Y, y.trace), (StateField.SPIKED, y.spiked)]
+                            if counts:
+                                fields.append((StateField.COUNT, self.count_rd.data))
+                            for field, value in fields:
                                 with m.If((c_index < N) & (c_sfield == field.value)):
                                     m.d.sync += rsp.eq(value)
                             with m.If((c_index < S) & (c_sfield == StateField.X.value)):
@@ -252,6 +298,12 @@ class ControlAccess(wiring.Component):
                 m.d.comb += [self.ctl_rsp.valid.eq(1), self.ctl_rsp.payload.eq(rsp)]
                 with m.If(self.ctl_rsp.ready):
                     m.next = "IDLE"
+
+            if counts:
+                with m.State("CLEAR_COUNTS"):
+                    with m.If(~self.clear_counts.busy):
+                        m.d.comb += self.ctl_cmd.ready.eq(take_at_end)
+                        m.next = "CTL_RSP"
 
             with m.State("RESET"):
                 # u, v, ref, y, x and the input flags to zero, a word a clock. The flags are

@@ -5,13 +5,16 @@ describes the step engine and its cycle budget. ``spikecore.hw.interface.CoreSig
 its interface and ``spikecore.spec.Space`` its control address map.
 """
 
-from amaranth.hdl import Module, unsigned
+from types import SimpleNamespace
+
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
 from ..spec import Feature, neuron_bits, src_bits
 from .checks import check_features, check_lanes, check_positive
 from .control import ControlAccess
+from .generators import GEN, RATE, Generators, generator_words
 from .groups import GroupUpdate
 from .inputs import InputCollector
 from .interface import CoreSignature
@@ -19,7 +22,7 @@ from .neuron import NeuronUpdate
 from .plasticity import SliceUpdate
 from .ports import XWord, neuron_words, share_read, share_write
 from .sequencer import StepSequencer
-from .spikes import SpikeEmitter, SpikeLister
+from .spikes import COUNT, SpikeCounter, SpikeEmitter, SpikeLister
 from .traces import PostTraceJump, PreTraceDecay, PreTraceJump
 from .weights import WeightStore
 
@@ -36,11 +39,13 @@ class Core(wiring.Component):
     Configuration and state are reached through ``ctl_cmd``/``ctl_rsp`` (address map:
     ``spikecore.spec.Space``).
 
-    The core composes parts with one concern each: ``InputCollector`` (a step's inputs),
+    The core composes parts with one concern each: ``Generators`` (the generated inputs,
+    with ``Feature.GENERATORS``), ``InputCollector`` (a step's inputs),
     ``StepSequencer`` (the phases, and the slices read in each), ``GroupUpdate`` (sums and
     neuron updates), ``SliceUpdate`` (STDP), ``PreTraceDecay``, ``PreTraceJump`` and
     ``PostTraceJump`` (the traces), ``SpikeLister`` and ``SpikeEmitter`` (the spike list and
-    output) and ``ControlAccess`` (commands, settings, counters). It owns the memories and
+    output), ``SpikeCounter`` (the spike counts, with ``Feature.COUNTS``) and
+    ``ControlAccess`` (commands, settings, counters). It owns the memories and
     gives each port, clock by clock, to the part that asks (``share_read``, ``share_write``:
     a fixed priority; the parts that share a port never need it in the same clock).
 
@@ -66,8 +71,9 @@ class Core(wiring.Component):
         while it executes it (the stream keeps it still) and takes it when done, which saves
         the copy.
     features : spikecore.spec.Feature
-        The optional parts of model v2 to build (docs/model.md): a device without one
-        computes as if its settings held their defaults, and has no address for them.
+        The optional parts of the model to build (docs/model.md): a device without one
+        computes as if its settings held their defaults (without ``GENERATORS``: every rate
+        0; without ``COUNTS``: no counts), and has no address for them.
 
     Members
     -------
@@ -134,7 +140,12 @@ class Core(wiring.Component):
 
         wiring.connect(m, wiring.flipped(self.ctl_cmd), ctl.ctl_cmd)
         wiring.connect(m, ctl.ctl_rsp, wiring.flipped(self.ctl_rsp))
-        wiring.connect(m, wiring.flipped(self.step_in), collector.step_in)
+        if Feature.GENERATORS in self.features:
+            self._generators(m, ctl, collector)
+        else:
+            wiring.connect(m, wiring.flipped(self.step_in), collector.step_in)
+        if Feature.COUNTS in self.features:
+            self._counts(m, ctl, lister)
         wiring.connect(m, emitter.spike_out, wiring.flipped(self.spike_out))
         for task, part in ((seq.collector, collector), (seq.pre_decay, pre_decay),
                            (seq.lister, lister), (seq.emitter, emitter),
@@ -202,3 +213,45 @@ class Core(wiring.Component):
             rd = sl_mem.read_port()
             share_read(m, rd.addr, rd.data, [request])
         return m
+
+    def _generators(self, m, ctl, collector):
+        """Put ``Generators`` between ``step_in`` and the collector; its memories (by input
+        group: the rates, 0 at power-up, and the states, input j's j + 1)."""
+        n_in, L = self.n_inputs, self.lanes
+        W = generator_words(n_in, L)
+        m.submodules.generators = gens = Generators(n_in, self.n_neurons, L)
+        wiring.connect(m, wiring.flipped(self.step_in), gens.step_in)
+        wiring.connect(m, gens.step_out, collector.step_in)
+        states = [[w * L + l + 1 for l in range(L)] for w in range(W)]
+        # The control's writes go in a clock late, from registers: its address decoding and
+        # the write ports of these wide memories are far apart (on the 85F that path alone
+        # set the clock). Nothing reads them in that clock (docs/hardware.md).
+        rate_wr, gen_wr = _registered(m, ctl.rate_wr), _registered(m, ctl.gen_wr)
+        for name, shape, init, readers, writers in (
+                ("rate", RATE, [], [gens.rate_rd, ctl.rate_rd], [rate_wr]),
+                ("gen", GEN, states, [gens.gen_rd, ctl.gen_rd], [gens.gen_wr, gen_wr])):
+            m.submodules[f"{name}_mem"] = mem = Memory(shape=data.ArrayLayout(shape, L),
+                                                       depth=W, init=init)
+            rd, wr = mem.read_port(), mem.write_port(granularity=1)
+            share_read(m, rd.addr, rd.data, readers)
+            share_write(m, wr.addr, wr.en, wr.data, writers)
+
+    def _counts(self, m, ctl, lister):
+        """Count the spikes as the lister lists them, in ``count_mem`` (0 at power-up)."""
+        m.submodules.counter = counter = SpikeCounter(self.n_neurons)
+        m.d.comb += [counter.spikes.valid.eq(lister.sl_wr.en),
+                     counter.spikes.payload.eq(lister.sl_wr.data)]
+        wiring.connect(m, ctl.clear_counts, counter.clear)
+        m.submodules.count_mem = mem = Memory(shape=COUNT, depth=self.n_neurons, init=[])
+        rd, wr = mem.read_port(), mem.write_port()
+        share_read(m, rd.addr, rd.data, [counter.count_rd, ctl.count_rd])
+        share_write(m, wr.addr, wr.en, wr.data, [counter.count_wr])
+
+
+def _registered(m, request):
+    """Return a copy of the write request *request* (addr, en, data), one clock later."""
+    late = SimpleNamespace(addr=Signal.like(request.addr), en=Signal.like(request.en),
+                           data=Signal.like(request.data))
+    m.d.sync += [late.addr.eq(request.addr), late.en.eq(request.en),
+                 late.data.eq(request.data)]
+    return late

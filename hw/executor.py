@@ -1,10 +1,10 @@
 """The link's executor: each received frame checked, executed on the core, answered.
 
 It takes a frame from ``FrameReceiver``, checks the whole command (its length, every address
-and value through ``AccessCheck``, every RUN record through ``RecordFeeder``) before it
-touches the core, executes it over the core's control and step streams and writes the reply
-into the reply buffer that does not hold the last one, for ``ReplySender`` to send
-(docs/protocol.md, "Commands" and "Sequence and retransmission").
+and value through ``AccessCheck``, every RUN record through ``RecordFeeder``, every RUN_WITH
+probe through ``ProbeReader``) before it touches the core, executes it over the core's control
+and step streams and writes the reply into the reply buffer that does not hold the last one,
+for ``ReplySender`` to send (docs/protocol.md, "Commands" and "Sequence and retransmission").
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
@@ -12,23 +12,26 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
 from .. import spec
-from ..spec import Command, Control, Feature, Setting, Space, Status, max_run_steps
+from ..spec import (MAX_PROBES, PROBE_BYTES, Command, Control, Feature, ResetFlags, RunFlags,
+                    Setting, Space, Status, max_run_steps, max_run_with_steps)
 from .access import AccessCheck, below
 from .frames import FrameSignature, ReplySignature, check_max_payload
 from .interface import CoreSignature
-from .records import RecordFeeder, SpikeCollector
+from .records import ProbeReader, RecordFeeder, SpikeCollector
 
 __all__ = ["Executor"]
 
-#: Bytes 2 … 8 of a request: a WRITE's or READ's block, RESET's flags or RUN's steps.
+#: Bytes 2 … 8 of a request: a WRITE's or READ's block, RESET's flags, RUN's steps or
+#: RUN_WITH's steps, flags and probe count.
 Header = data.UnionLayout({
     "block": data.StructLayout({"space": 8, "addr": spec.ADDR_BITS, "count": 16, "width": 8}),
     "flags": 8,
     "steps": 16,
+    "run":   data.StructLayout({"steps": 16, "flags": 8, "n_probes": 8}),
 })
-#: Where a request's header, a RUN's records and a WRITE's values (after the header,
-#: ``protocol.HEADER_BYTES``) start.
-HEADER_AT, RECORDS_AT, VALUES_AT = 2, 4, 9
+#: Where a request's header, a RUN's records, a RUN_WITH's probes and a WRITE's values (after
+#: the header, ``protocol.HEADER_BYTES``) start; a RUN_WITH's records follow its probes.
+HEADER_AT, RECORDS_AT, PROBES_AT, VALUES_AT = 2, 4, 6, 9
 
 
 class Executor(wiring.Component):
@@ -48,7 +51,10 @@ class Executor(wiring.Component):
     identify : bytes
         The data of the IDENTIFY reply (``spec.identify_bytes``).
     features : spikecore.spec.Feature
-        The core's (``AccessCheck``).
+        The core's (``AccessCheck``); RESET takes ``ResetFlags.SPIKE_COUNTS`` with ``COUNTS``.
+        Without ``RUN_WITH`` that command is ``UNKNOWN_COMMAND``, and nothing it alone needs is
+        built: no ``ProbeReader``, no empty steps, dropped records or gaps, and RUN's step
+        counts (``spec.max_run_steps``), not ``spec.MAX_STEPS``.
 
     Members
     -------
@@ -75,9 +81,13 @@ class Executor(wiring.Component):
         self.max_payload, self.identify = max_payload, identify
         # The parts are made here, so that their arguments are checked here.
         self._check = AccessCheck(n_inputs, n_neurons, features)
+        self.features = features
+        self.run_with = Feature.RUN_WITH in features
         self.max_steps = max_run_steps(n_neurons, max_payload)
-        self._feeder = RecordFeeder(n_inputs, n_neurons, self.max_steps)
-        self._collector = SpikeCollector(n_neurons, self.max_steps, max_payload)
+        steps = spec.MAX_STEPS if self.run_with else self.max_steps
+        self._feeder = RecordFeeder(n_inputs, n_neurons, steps, features)
+        self._collector = SpikeCollector(n_neurons, steps, max_payload, features)
+        self._reader = ProbeReader(n_inputs, n_neurons, features) if self.run_with else None
         super().__init__({
             "frame":       In(FrameSignature(max_payload)),
             "reply":       Out(ReplySignature(max_payload)),
@@ -90,19 +100,24 @@ class Executor(wiring.Component):
         m.submodules.check = check = self._check
         m.submodules.feeder = feeder = self._feeder
         m.submodules.collector = collector = self._collector
+        reader = self._reader
+        if reader is not None:
+            m.submodules.reader = reader
         wiring.connect(m, feeder.step_in, flipped(self.core.step_in))
         wiring.connect(m, flipped(self.core.spike_out), collector.spikes)
-        x = _Datapath(m, self, check, feeder, collector)
+        x = _Datapath(m, self, check, feeder, collector, reader)
 
         m.d.comb += self.frame_error.eq(0)
         with m.FSM(name="executor"):
             self._accept(m, x, collector)
-            self._dispatch(m, x, feeder)
+            self._dispatch(m, x, feeder, reader)
             self._write(m, x, check)
             self._read(m, x, check)
             self._reset(m, x)
             self._identify(m, x)
             self._run(m, x, feeder, collector)
+            if self.run_with:
+                self._run_with(m, x, feeder, collector, reader)
             self._finish(m, x)
         return m
 
@@ -132,7 +147,7 @@ class Executor(wiring.Component):
                     m.d.sync += x.remember.eq(1)
                     x.read_from(HEADER_AT, "HDR")
 
-    def _dispatch(self, m, x, feeder):
+    def _dispatch(self, m, x, feeder, reader):
         """HDR … DISPATCH: read bytes 2 … 8, check the command's length, go to its states."""
         hdr, block, length = x.hdr, x.hdr.block, self.frame.length
         x.prime("HDR")
@@ -163,7 +178,7 @@ class Executor(wiring.Component):
                 with m.Case(Command.RESET):
                     with m.If(length != 3):
                         x.error(Status.BAD_LENGTH)
-                    with m.Elif(hdr.flags[2:] != 0):
+                    with m.Elif((hdr.flags & (0xFF & ~self._reset_flags())) != 0):
                         x.error(Status.BAD_VALUE, 0)
                     with m.Else():
                         m.next = "RESET_STATE"
@@ -173,6 +188,16 @@ class Executor(wiring.Component):
                     with m.Else():
                         m.d.comb += feeder.start.eq(1)
                         x.read_from(RECORDS_AT, "RUN_CHECK")
+                if self.run_with:
+                    with m.Case(Command.RUN_WITH):
+                        with m.If(x.rw_bad_length):
+                            x.error(Status.BAD_LENGTH)
+                        with m.Elif(x.rw_inputs):
+                            m.d.comb += feeder.start.eq(1)
+                            x.read_from(x.rw_records_at, "RW_CHECK")
+                        with m.Else():
+                            m.d.comb += reader.start.eq(1)
+                            x.read_from(PROBES_AT, "RW_VERIFY")
                 with m.Default():
                     x.error(Status.UNKNOWN_COMMAND)
 
@@ -268,29 +293,43 @@ class Executor(wiring.Component):
                 with m.Else():
                     m.next = "R_CTL"
 
+    def _reset_flags(self):
+        """Return the RESET flags this device takes (the others are ``BAD_VALUE``)."""
+        flags = ResetFlags.STATE | ResetFlags.COUNTERS
+        if self.features & Feature.COUNTS:
+            flags |= ResetFlags.SPIKE_COUNTS
+        return flags.value
+
     def _reset(self, m, x):
         """RESET: one CONTROL write per flag, lowest first; a flag is cleared once written."""
         ctl_cmd, ctl_rsp = self.core.ctl_cmd, self.core.ctl_rsp
-        flags = x.hdr.flags
+        # Each flag's CONTROL action, by bit; only the flags this device takes, the low bits of
+        # the flags byte (DISPATCH refused the others).
+        actions = {ResetFlags.STATE: Control.RESET, ResetFlags.COUNTERS: Control.CLEAR_COUNTERS,
+                   ResetFlags.SPIKE_COUNTS: Control.CLEAR_COUNTS}
+        assert [flag.value for flag in actions] == [1 << bit for bit in range(len(actions))]
+        known = self._reset_flags()
+        assert known & (known + 1) == 0
+        actions = {flag: action for flag, action in actions.items() if flag.value & known}
+        flags = x.hdr.flags[:known.bit_length()]
         with m.State("RESET_STATE"):
-            with m.If(flags[:2] != 0):
+            with m.If(flags != 0):
                 m.next = "RESET_CTL"
             with m.Else():
                 m.next = "OK"
         with m.State("RESET_CTL"):
             m.d.comb += [ctl_cmd.valid.eq(1), ctl_cmd.payload.write.eq(1),
-                         ctl_cmd.payload.space.eq(Space.CONTROL),
-                         ctl_cmd.payload.addr.eq(Mux(flags[0], Control.RESET,
-                                                     Control.CLEAR_COUNTERS))]
+                         ctl_cmd.payload.space.eq(Space.CONTROL)]
+            # The lowest flag set.
+            for flag, action in reversed(actions.items()):
+                with m.If(flags & flag.value):
+                    m.d.comb += ctl_cmd.payload.addr.eq(action)
             with m.If(ctl_cmd.ready):
                 m.next = "RESET_RSP"
         with m.State("RESET_RSP"):
             m.d.comb += ctl_rsp.ready.eq(1)
             with m.If(ctl_rsp.valid):
-                with m.If(flags[0]):
-                    m.d.sync += flags[0].eq(0)
-                with m.Else():
-                    m.d.sync += flags[1].eq(0)
+                m.d.sync += flags.eq(flags & (flags - 1))   # the lowest flag done
                 m.next = "RESET_STATE"
 
     def _identify(self, m, x):
@@ -332,6 +371,82 @@ class Executor(wiring.Component):
             with m.If(collector.done):
                 m.d.sync += x.wp.eq(collector.length)
                 m.next = "FINISH"
+
+    def _run_with(self, m, x, feeder, collector, reader):
+        """RUN_WITH: check the records, the probes, the values; then run, reading the probes.
+
+        Each step's probes are read once its spikes are in (``collector.paused``): the next
+        step is held back (``hold``) from its end beat on, as the core computes a step as soon
+        as its end beat arrives and takes commands only between steps.
+        """
+        ctl_cmd, ctl_rsp, step_in = self.core.ctl_cmd, self.core.ctl_rsp, self.core.step_in
+        run = x.hdr.run
+        x.prime("RW_CHECK")
+        with m.State("RW_CHECK"):
+            m.d.comb += feeder.check.eq(1)
+            with m.If(feeder.done):
+                with m.If(x.rp != self.frame.length):
+                    x.error(Status.BAD_LENGTH)
+                with m.Else():
+                    m.d.comb += reader.start.eq(1)
+                    x.read_from(PROBES_AT, "RW_VERIFY")
+            with m.Elif(~feeder.records.valid):
+                x.error(Status.BAD_LENGTH)
+        x.prime("RW_VERIFY")
+        with m.State("RW_VERIFY"):
+            m.d.comb += reader.check.eq(1)
+            with m.If(reader.bad):
+                x.error(Status.BAD_ADDRESS, reader.bad_probe)
+            with m.Elif(reader.done):
+                with m.If((run.steps == 0)
+                          | ((run.flags & (0xFF & ~(RunFlags.INPUTS | RunFlags.SPIKES).value))
+                             != 0)):
+                    x.error(Status.BAD_VALUE, 0)
+                with m.Elif(x.rw_inputs & feeder.bad):
+                    x.error(Status.BAD_VALUE, feeder.bad_step)
+                with m.Else():
+                    m.next = "RW_HEAD"
+        with m.State("RW_HEAD"):
+            with m.If(x.wp == 1):
+                m.d.comb += [feeder.start.eq(1), collector.start.eq(1)]
+                m.d.sync += [x.rp.eq(x.rw_records_at), x.hold.eq(0)]
+            x.write_head("RW_PRIME")
+        with m.State("RW_PRIME"):
+            m.next = "RW_RUN"
+        with m.State("RW_RUN"):
+            m.d.comb += [feeder.feed.eq(~x.hold), x.w_addr.eq(collector.reply.addr),
+                         x.w_data.eq(collector.reply.data), x.w_en.eq(collector.reply.en)]
+            with m.If(step_in.valid & step_in.ready & step_in.payload.end
+                      & (collector.gap != 0)):
+                m.d.sync += x.hold.eq(1)
+            with m.If(collector.paused):
+                m.d.comb += reader.start.eq(1)
+                m.d.sync += [x.rp_saved.eq(x.rp), x.wp.eq(collector.length)]
+                x.read_from(PROBES_AT, "RW_PROBES")
+            with m.Elif(collector.done):
+                m.d.sync += x.wp.eq(collector.length)
+                m.next = "FINISH"
+        x.prime("RW_PROBES")
+        with m.State("RW_PROBES"):
+            m.d.comb += [reader.read.eq(1),
+                         ctl_cmd.valid.eq(reader.ctl_cmd.valid),
+                         ctl_cmd.payload.eq(reader.ctl_cmd.payload),
+                         reader.ctl_cmd.ready.eq(ctl_cmd.ready),
+                         reader.ctl_rsp.valid.eq(ctl_rsp.valid),
+                         reader.ctl_rsp.payload.eq(ctl_rsp.payload),
+                         ctl_rsp.ready.eq(reader.ctl_rsp.ready),
+                         x.w_data.eq(reader.values.payload), x.w_en.eq(reader.values.valid),
+                         reader.values.ready.eq(1)]
+            with m.If(reader.values.valid):
+                m.d.sync += x.wp.eq(x.wp + 1)
+            with m.If(reader.done):
+                m.d.sync += x.rp.eq(x.rp_saved)
+                m.next = "RW_RESUME"
+        with m.State("RW_RESUME"):
+            # Also the clock the frame buffer takes to read the byte at the restored rp.
+            m.d.comb += collector.resume.eq(1)
+            m.d.sync += x.hold.eq(0)
+            m.next = "RW_RUN"
 
     def _finish(self, m, x):
         """OK, ERROR: write the reply's head; FINISH, RESEND: send a reply, release the frame."""
@@ -380,7 +495,7 @@ class _Datapath:
     buffer ``target``. A block (WRITE, READ) is walked at ``pos`` and ``cur_addr``, its value
     assembled byte ``k`` at a time into ``val``.
     """
-    def __init__(self, m, executor, check, feeder, collector):
+    def __init__(self, m, executor, check, feeder, collector, reader):
         self.m = m
         frame, reply = executor.frame, executor.reply
         payload = range(executor.max_payload + 1)     # 0 … max_payload
@@ -401,8 +516,13 @@ class _Datapath:
         self.byte = frame.read.data
         m.d.comb += [frame.read.addr.eq(Mux(self.adv, self.rp + 1, self.rp)),
                      feeder.records.payload.eq(self.byte),
-                     feeder.records.valid.eq(self.rp < frame.length),
-                     self.adv.eq(feeder.records.ready)]
+                     feeder.records.valid.eq(self.rp < frame.length)]
+        taken = feeder.records.ready
+        if reader is not None:                  # RUN_WITH's probes
+            m.d.comb += [reader.probes.payload.eq(self.byte),
+                         reader.probes.valid.eq(self.rp < frame.length)]
+            taken |= reader.probes.ready
+        m.d.comb += self.adv.eq(taken)
         with m.If(self.adv):
             m.d.sync += self.rp.eq(self.rp + 1)
 
@@ -429,6 +549,8 @@ class _Datapath:
         self.e_has_pos = Signal()
 
         self._block(m, check)
+        if reader is not None:
+            self._run_with(m, executor, feeder, collector, reader)
 
     def _block(self, m, check):
         """The block walk of WRITE and READ, and the w_min <= w_max rule of WRITE."""
@@ -473,6 +595,39 @@ class _Datapath:
         w_min = Mux(self.at_bound & ~self.at_max, value8, self.w_min_new)
         w_max = Mux(self.at_bound & self.at_max, value8, self.w_max_new)
         self.crossed = (self.bound_seen | self.at_bound) & (w_min > w_max)
+
+    def _run_with(self, m, executor, feeder, collector, reader):
+        """RUN_WITH's header: where its records start, its length check, its parts' modes."""
+        run, length = self.hdr.run, executor.frame.length
+        is_run_with = executor.frame.cmd == Command.RUN_WITH
+        n_probes = run.n_probes[:len(reader.n_probes)]    # n_probes <= MAX_PROBES is checked
+        self.rw_inputs = run.flags[RunFlags.INPUTS.value.bit_length() - 1]
+        spikes = run.flags[RunFlags.SPIKES.value.bit_length() - 1]
+        self.rw_records_at = Signal(range(PROBES_AT + 4 * MAX_PROBES + 1))
+        m.d.comb += self.rw_records_at.eq(PROBES_AT + (n_probes << 2))
+        m.d.comb += [reader.n_probes.eq(n_probes),
+                     feeder.empty.eq(is_run_with & ~self.rw_inputs),
+                     collector.drop.eq(is_run_with & ~spikes),
+                     collector.gap.eq(Mux(is_run_with, PROBE_BYTES * n_probes, 0))]
+        # The most steps whose reply fits, by probes and spike records; registered, like
+        # count_width (HDR_DONE waits a clock for it).
+        most = Signal(16)
+        with m.Switch(n_probes):
+            for n in range(MAX_PROBES + 1):
+                with m.Case(n):
+                    m.d.comb += most.eq(Mux(
+                        spikes,
+                        max_run_with_steps(executor.n_neurons, executor.max_payload, True, n),
+                        max_run_with_steps(executor.n_neurons, executor.max_payload, False, n)))
+        too_many = Signal()
+        m.d.sync += too_many.eq(run.steps > most)
+        self.rw_bad_length = ((length < PROBES_AT) | (run.n_probes > MAX_PROBES)
+                              | (length < self.rw_records_at)
+                              | (~self.rw_inputs & (length != self.rw_records_at)) | too_many)
+        # Running: the frame position of the next record while the probes are read, and the
+        # next step held back until they are.
+        self.rp_saved = Signal.like(self.rp)
+        self.hold = Signal()
 
     def error(self, status, position=None):
         """Go to ERROR to reply *status* (with *position*, if not None)."""

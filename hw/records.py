@@ -1,9 +1,13 @@
-"""A RUN's step records (docs/protocol.md, "Step records"): input records in, spike records out.
+"""What a RUN or RUN_WITH takes in and gives back (docs/protocol.md, RUN and RUN_WITH).
 
-``RecordFeeder`` checks a RUN frame's input records, then feeds them to the core as step
-events; ``SpikeCollector`` turns the core's spike events into the reply's spike records. The
-host side is ``spikecore.protocol`` (``encode_records``, ``decode_records``); the size rule
-is ``spikecore.spec.record_bytes``.
+``RecordFeeder`` checks a frame's input records, then feeds them to the core as step events;
+``SpikeCollector`` turns the core's spike events into the reply's spike records;
+``ProbeReader`` checks a RUN_WITH's probes, then reads their values after each step. RUN_WITH
+is a build option (``Feature.RUN_WITH``): without it there is no ``ProbeReader``, and the
+feeder and the collector have neither its modes nor its step counts (a RUN's are few). The
+host side is ``spikecore.protocol`` (``encode_records``, ``decode_records``,
+``decode_run_with``); the size rules are ``spikecore.spec.record_bytes`` and
+``spikecore.spec.max_run_with_steps``.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -12,10 +16,13 @@ from amaranth.lib.memory import Memory, WritePort
 from amaranth.lib.wiring import In, Out
 
 from .. import spec
-from ..spec import RECORD_BITMAP, neuron_bits, src_bits
-from .interface import Event
+from ..spec import (DATA_BITS, MAX_PROBES, PROBE_BYTES, PROBE_SPACES, RECORD_BITMAP, Feature,
+                    neuron_bits, src_bits)
+from .access import AccessCheck
+from .checks import check_features
+from .interface import CtlCommand, Event
 
-__all__ = ["RecordFeeder", "SpikeCollector"]
+__all__ = ["RecordFeeder", "SpikeCollector", "ProbeReader"]
 
 
 def _check_positive(name, value):
@@ -38,14 +45,18 @@ class RecordFeeder(wiring.Component):
     Both passes walk the same records (``steps`` of them, each sparse or bitmap) with the same
     registers. The check pass takes a byte a clock and notes the first step holding an index
     ≥ *n_inputs* or a padding bit set; the feed pass sends each step's indices, one a clock at
-    best (a bitmap byte's bits lowest first), then its end beat.
+    best (a bitmap byte's bits lowest first), then its end beat. With ``empty`` the feed pass
+    sends ``steps`` empty steps (a lone end beat each) and takes no record (RUN_WITH without
+    ``RunFlags.INPUTS``; built with ``Feature.RUN_WITH`` only).
 
     Parameters
     ----------
     n_inputs, n_neurons : int
         The core's geometry (>= 1 each): *n_inputs* bounds the indices, both size the beats.
     max_steps : int
-        The most steps a RUN has (``spec.max_run_steps``).
+        The most steps a RUN (``spec.max_run_steps``) or RUN_WITH (``spec.MAX_STEPS``) has.
+    features : spikecore.spec.Feature
+        The device's: ``RUN_WITH`` adds the ``empty`` port.
 
     Members
     -------
@@ -59,6 +70,8 @@ class RecordFeeder(wiring.Component):
         Start a pass from the first record (low during the pass).
     check, feed : In(1)
         Run the check pass, or the feed pass, while high.
+    empty : In(1)
+        With ``RUN_WITH``: the feed pass sends empty steps.
     done : Out(1)
         The pass has walked ``steps`` records.
     bad : Out(1)
@@ -67,14 +80,15 @@ class RecordFeeder(wiring.Component):
     step_in : Out(stream.Signature(Event(src_bits(n_inputs, n_neurons))))
         The core's step events (feed pass).
     """
-    def __init__(self, n_inputs, n_neurons, max_steps):
+    def __init__(self, n_inputs, n_neurons, max_steps, features=Feature.all()):
         _check_positive("n_inputs", n_inputs)
         _check_positive("n_neurons", n_neurons)
         _check_positive("max_steps", max_steps)
         self.n_inputs, self.n_neurons, self.max_steps = n_inputs, n_neurons, max_steps
+        self.features = check_features(features)
         self.index_bytes = spec.index_bytes(n_inputs)
         self.bitmap_bytes = spec.bitmap_bytes(n_inputs)
-        super().__init__({
+        members = {
             "records":  In(stream.Signature(8)),
             "steps":    In(range(max_steps + 1)),
             "start":    In(1),
@@ -84,7 +98,10 @@ class RecordFeeder(wiring.Component):
             "bad":      Out(1),
             "bad_step": Out(range(max_steps + 1)),
             "step_in":  Out(stream.Signature(Event(src_bits(n_inputs, n_neurons)))),
-        })
+        }
+        if Feature.RUN_WITH in features:
+            members["empty"] = In(1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -104,8 +121,14 @@ class RecordFeeder(wiring.Component):
                          walk.half.eq(0), walk.loaded.eq(0), self.bad.eq(0)]
         with m.If(self.check & ~self.done & self.records.valid):
             self._check(m, walk)
-        with m.If(self.feed & ~self.done):
-            self._feed(m, walk)
+        if Feature.RUN_WITH in self.features:
+            with m.If(self.feed & ~self.done & self.empty):
+                self._end_beat(m, walk)
+            with m.Elif(self.feed & ~self.done):
+                self._feed(m, walk)
+        else:
+            with m.If(self.feed & ~self.done):
+                self._feed(m, walk)
         return m
 
     def _check(self, m, walk):
@@ -142,15 +165,19 @@ class RecordFeeder(wiring.Component):
         with m.If(record_done):
             m.d.sync += [walk.step.eq(walk.step + 1), walk.next.eq(_Next.HEADER)]
 
+    def _end_beat(self, m, walk):
+        """Send the step's end beat; once it is taken, the next record is the next step's."""
+        m.d.comb += [self.step_in.valid.eq(1), self.step_in.payload.end.eq(1)]
+        with m.If(self.step_in.ready):
+            m.d.sync += [walk.step.eq(walk.step + 1), walk.next.eq(_Next.HEADER)]
+
     def _feed(self, m, walk):
         """Send the record's next index or its end beat, or take its next byte."""
         records, byte = self.records, self.records.payload
         step_in, beat = self.step_in, self.step_in.payload
 
         def end_beat():
-            m.d.comb += [step_in.valid.eq(1), beat.end.eq(1)]
-            with m.If(step_in.ready):
-                m.d.sync += [walk.step.eq(walk.step + 1), walk.next.eq(_Next.HEADER)]
+            self._end_beat(m, walk)
 
         def index_beat(index):
             m.d.comb += [step_in.valid.eq(1), beat.index.eq(index)]
@@ -208,23 +235,39 @@ class SpikeCollector(wiring.Component):
     the bitmap into the reply (if the bitmap won) and clears it, a byte a clock. After a reset
     the same walk clears the memory (which keeps its contents through a reset) first.
 
+    For RUN_WITH (built with ``Feature.RUN_WITH`` only), ``drop`` takes each step's spikes
+    and writes no record, and ``gap`` leaves room for the step's probe values after its
+    record: with ``gap`` ≠ 0 the collector pauses after each step (``paused``, ``length`` where
+    the room starts) until ``resume``.
+
     Parameters
     ----------
     n_neurons : int
         Neurons (>= 1): the size of the sets.
     max_steps : int
-        The most steps a RUN has (``spec.max_run_steps``): their records fit the reply.
+        The most steps a RUN (``spec.max_run_steps``) or RUN_WITH (``spec.MAX_STEPS``) has.
     max_payload : int
         The reply buffer's size, a power of two.
+    features : spikecore.spec.Feature
+        The device's: ``RUN_WITH`` adds the ports ``drop``, ``gap``, ``paused`` and ``resume``.
 
     Members
     -------
     spikes : In(stream.Signature(Event(neuron_bits(n_neurons))))
         The core's spike events.
     steps : In(range(max_steps + 1))
-        The steps of the RUN.
+        The steps of the RUN; their records (and gaps) must fit the reply.
     start : In(1)
         Collect ``steps`` records into the reply from byte 2 on (after seq and status).
+    drop : In(1)
+        With ``RUN_WITH``: take the spikes, write no record.
+    gap : In(range(max_payload))
+        With ``RUN_WITH``: the bytes to leave free after each step's record.
+    paused : Out(1)
+        With ``RUN_WITH``: a step's record is written, its gap not yet passed: the room
+        starts at ``length``.
+    resume : In(1)
+        With ``RUN_WITH``: pass the gap and go on with the next step (while paused).
     done : Out(1)
         The records are written (also high before the first start).
     length : Out(range(max_payload + 1))
@@ -234,14 +277,15 @@ class SpikeCollector(wiring.Component):
     reply : In(WritePort.Signature(addr_width=log2(max_payload), shape=8))
         Writes into the reply buffer.
     """
-    def __init__(self, n_neurons, max_steps, max_payload):
+    def __init__(self, n_neurons, max_steps, max_payload, features=Feature.all()):
         _check_positive("n_neurons", n_neurons)
         _check_positive("max_steps", max_steps)
         _check_positive("max_payload", max_payload)
         if max_payload & (max_payload - 1):
             raise ValueError(f"max_payload must be a power of two, not {max_payload}")
         self.n_neurons, self.max_steps, self.max_payload = n_neurons, max_steps, max_payload
-        super().__init__({
+        self.features = check_features(features)
+        members = {
             "spikes":   In(stream.Signature(Event(neuron_bits(n_neurons)))),
             "steps":    In(range(max_steps + 1)),
             "start":    In(1),
@@ -250,7 +294,11 @@ class SpikeCollector(wiring.Component):
             "clearing": Out(1, init=1),
             "reply":    In(WritePort.Signature(addr_width=(max_payload - 1).bit_length(),
                                                shape=8)),
-        })
+        }
+        if Feature.RUN_WITH in features:
+            members.update({"drop": In(1), "gap": In(range(max_payload)), "paused": Out(1),
+                            "resume": In(1)})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -274,10 +322,19 @@ class SpikeCollector(wiring.Component):
         k_byte = (k - 1)[:len(k)]
         sparse_room = (count + 1) * index_bytes < bitmap_bytes
         m.d.comb += bm_rd.addr.eq(k)
+        run_with = Feature.RUN_WITH in self.features
+
+        def step_done():
+            """Count the step; pause for its gap (RUN_WITH)."""
+            m.d.sync += step.eq(step + 1)
+            if run_with:
+                m.d.sync += self.paused.eq(self.gap != 0)
 
         with m.If(self.start):
             m.d.sync += [step.eq(0), rec.eq(2), pos.eq(3), count.eq(0), byte.eq(0),
                          byte_at.eq(0), hi_pending.eq(0), walking.eq(0), self.done.eq(0)]
+            if run_with:
+                m.d.sync += self.paused.eq(0)
         with m.If(self.clearing):
             m.d.comb += [bm_wr.addr.eq(k_byte), bm_wr.data.eq(0), bm_wr.en.eq(k != 0)]
             m.d.sync += k.eq(k + 1)
@@ -285,6 +342,12 @@ class SpikeCollector(wiring.Component):
                 m.d.sync += self.clearing.eq(0)
         with m.Elif(self.done):
             pass                                # between RUNs
+        if run_with:
+            with m.Elif(self.paused):
+                # Between records (pos == rec + 1): both move past the gap.
+                with m.If(self.resume):
+                    m.d.sync += [rec.eq(rec + self.gap), pos.eq(rec + self.gap + 1),
+                                 self.paused.eq(0)]
         with m.Elif(step == self.steps):
             m.d.sync += self.done.eq(1)
         with m.Elif(walking):
@@ -296,13 +359,19 @@ class SpikeCollector(wiring.Component):
                                                bm_rd.data | Mux(k_byte == byte_at, byte, 0)))]
             m.d.sync += k.eq(k + 1)
             with m.If(k == bitmap_bytes):
-                m.d.sync += [walking.eq(0), byte.eq(0), byte_at.eq(0), count.eq(0),
-                             step.eq(step + 1)]
+                m.d.sync += [walking.eq(0), byte.eq(0), byte_at.eq(0), count.eq(0)]
+                step_done()
                 with m.If(~sparse):
                     m.d.sync += [rec.eq(rec + 1 + bitmap_bytes), pos.eq(rec + 2 + bitmap_bytes)]
         with m.Elif(hi_pending):
             m.d.comb += [reply.addr.eq(pos), reply.data.eq(hi), reply.en.eq(1)]
             m.d.sync += [pos.eq(pos + 1), hi_pending.eq(0)]
+        if run_with:
+            with m.Elif(self.drop):
+                # The spikes are dropped: the bitmap memory is not touched.
+                m.d.comb += spikes.ready.eq(1)
+                with m.If(spikes.valid & beat.end):
+                    step_done()
         with m.Else():
             m.d.comb += spikes.ready.eq(1)
             with m.If(spikes.valid & beat.end):
@@ -325,4 +394,118 @@ class SpikeCollector(wiring.Component):
                     m.d.sync += pos.eq(pos + 1)
                     if index_bytes == 2:
                         m.d.sync += [hi.eq(index[8:16]), hi_pending.eq(1)]
+        return m
+
+
+class _Probe(enum.Enum, shape=2):
+    """What the probe reader does with the probe at hand."""
+    FETCH   = 0                                 # take its bytes
+    VERIFY  = 1                                 # check its address (check pass)
+    COMMAND = 2                                 # send its read to the core (read pass)
+    VALUE   = 3                                 # send its value's bytes (read pass)
+
+
+class ProbeReader(wiring.Component):
+    """Check a RUN_WITH's probes, then read their values on the core's control interface.
+
+    A probe is ``space:u8 addr:u24`` (docs/protocol.md, RUN_WITH). The check pass takes the
+    probes' bytes and stops at the first whose space is not in ``spec.PROBE_SPACES`` or whose
+    address a READ could not read (``AccessCheck``). Each read pass (one after every step)
+    takes them again, reads each one's value and sends its ``spec.PROBE_BYTES`` low bytes,
+    lowest first: a READ of that width.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons : int
+        The core's geometry (>= 1 each).
+    features : spikecore.spec.Feature
+        The core's (``AccessCheck``).
+
+    Members
+    -------
+    probes : In(stream.Signature(8))
+        The probes' bytes, 4 a probe.
+    n_probes : In(range(MAX_PROBES + 1))
+        The probes of the RUN_WITH.
+    start : In(1)
+        Start a pass from the first probe (low during the pass).
+    check, read : In(1)
+        Run the check pass, or a read pass, while high.
+    done : Out(1)
+        The pass has handled ``n_probes`` probes, or found a bad one.
+    bad : Out(1)
+        The check pass has found a bad probe: the first is ``bad_probe``.
+    bad_probe : Out(range(MAX_PROBES + 1))
+    ctl_cmd : Out(stream.Signature(CtlCommand))
+        The probes' reads (read pass), to the core.
+    ctl_rsp : In(stream.Signature(DATA_BITS))
+        Their values, from the core.
+    values : Out(stream.Signature(8))
+        The values' bytes (read pass).
+    """
+    def __init__(self, n_inputs, n_neurons, features=Feature.all()):
+        _check_positive("n_inputs", n_inputs)
+        _check_positive("n_neurons", n_neurons)
+        self.n_inputs, self.n_neurons = n_inputs, n_neurons
+        self.features = check_features(features)
+        super().__init__({
+            "probes":    In(stream.Signature(8)),
+            "n_probes":  In(range(MAX_PROBES + 1)),
+            "start":     In(1),
+            "check":     In(1),
+            "read":      In(1),
+            "done":      Out(1),
+            "bad":       Out(1),
+            "bad_probe": Out(range(MAX_PROBES + 1)),
+            "ctl_cmd":   Out(stream.Signature(CtlCommand)),
+            "ctl_rsp":   In(stream.Signature(DATA_BITS)),
+            "values":    Out(stream.Signature(8)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.access = access = AccessCheck(self.n_inputs, self.n_neurons,
+                                                   self.features)
+        probe = Signal(data.StructLayout({"space": 8, "addr": spec.ADDR_BITS}))
+        phase = Signal(_Probe)
+        k = self.bad_probe                      # the probe at hand
+        b = Signal(2)                           # its byte at hand, or its value's
+        readable = access.addr_ok & Cat(probe.space == s.value for s in PROBE_SPACES).any()
+        m.d.comb += [self.done.eq(self.bad | (k == self.n_probes)),
+                     access.space.eq(probe.space), access.addr.eq(probe.addr)]
+        cmd, rsp = self.ctl_cmd, self.ctl_rsp
+        m.d.comb += [cmd.payload.write.eq(0), cmd.payload.space.eq(probe.space),
+                     cmd.payload.addr.eq(probe.addr),
+                     self.values.payload.eq(rsp.payload.word_select(b, 8))]
+
+        with m.If(self.start):
+            m.d.sync += [k.eq(0), b.eq(0), phase.eq(_Probe.FETCH), self.bad.eq(0)]
+        with m.Elif((self.check | self.read) & ~self.done):
+            with m.Switch(phase):
+                with m.Case(_Probe.FETCH):
+                    m.d.comb += self.probes.ready.eq(1)
+                    with m.If(self.probes.valid):
+                        m.d.sync += [probe.eq(Cat(probe.as_value()[8:], self.probes.payload)),
+                                     b.eq(b + 1)]
+                        with m.If(b == 3):
+                            m.d.sync += phase.eq(Mux(self.check, _Probe.VERIFY,
+                                                     _Probe.COMMAND))
+                with m.Case(_Probe.VERIFY):
+                    with m.If(readable):
+                        m.d.sync += k.eq(k + 1)
+                    with m.Else():
+                        m.d.sync += self.bad.eq(1)
+                    m.d.sync += phase.eq(_Probe.FETCH)
+                with m.Case(_Probe.COMMAND):
+                    m.d.comb += cmd.valid.eq(1)
+                    with m.If(cmd.ready):
+                        m.d.sync += phase.eq(_Probe.VALUE)
+                with m.Case(_Probe.VALUE):
+                    # The response beat stays put until it is taken, with its last byte.
+                    m.d.comb += self.values.valid.eq(rsp.valid)
+                    with m.If(rsp.valid & self.values.ready):
+                        m.d.sync += b.eq(b + 1)
+                        with m.If(b == PROBE_BYTES - 1):
+                            m.d.comb += rsp.ready.eq(1)
+                            m.d.sync += [b.eq(0), k.eq(k + 1), phase.eq(_Probe.FETCH)]
         return m

@@ -1,4 +1,4 @@
-"""A step's spikes: listed in increasing order, then streamed out.
+"""A step's spikes: listed in increasing order, streamed out, and counted.
 
 The spike list ``sl_mem`` holds two lists of ``2 ** neuron_bits`` entries: the half
 *parity* is this step's (being written), the other the last step's (delivered now).
@@ -9,12 +9,15 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from .. import spec
 from ..spec import neuron_bits
 from .checks import check_lanes, check_positive
 from .interface import Event
 from .ports import ReadRequest, Task, WriteRequest
 
-__all__ = ["SpikeLister", "SpikeEmitter", "lowest_set"]
+__all__ = ["SpikeLister", "SpikeEmitter", "SpikeCounter", "COUNT", "lowest_set"]
+
+COUNT = unsigned(spec.COUNT_BITS)
 
 
 def lowest_set(m, bits):
@@ -159,4 +162,59 @@ class SpikeEmitter(wiring.Component):
         with m.If(self.task.start):
             m.d.sync += [run.eq(1), entry.eq(0)]
         m.d.comb += self.task.busy.eq(run)
+        return m
+
+
+class SpikeCounter(wiring.Component):
+    """Count each neuron's spikes: ``count[i] ← min(count[i] + 1, COUNT_MAX)`` (model step 6).
+
+    Each spike on *spikes* (the lister's, one a clock at most, each neuron at most once a
+    step) is a read of ``count_mem`` in its clock and a write of the count plus one,
+    saturated, in the next; nothing waits for it. *clear* zeroes every count, one a clock:
+    busy for *n_neurons* clocks.
+
+    Parameters
+    ----------
+    n_neurons : int
+
+    Members
+    -------
+    spikes : In(stream.Signature(neuron_bits, always_ready=True))
+        The neurons that spike (``SpikeLister``'s entries as it writes them).
+    clear : In(Task)
+    count_rd, count_wr : Out(ReadRequest(range(n_neurons), 16)), Out(WriteRequest(...))
+        ``count_mem``, a count per neuron.
+    """
+    def __init__(self, n_neurons):
+        check_positive(n_neurons=n_neurons)
+        self.n_neurons = n_neurons
+        super().__init__({
+            "spikes": In(stream.Signature(unsigned(neuron_bits(n_neurons)), always_ready=True)),
+            "clear": In(Task()),
+            "count_rd": Out(ReadRequest(range(n_neurons), COUNT)),
+            "count_wr": Out(WriteRequest(range(n_neurons), COUNT)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        N = self.n_neurons
+        counted = Signal()                          # a count read in the last clock to write
+        index = Signal(neuron_bits(N))              # its neuron; the count being cleared
+        clearing = Signal()
+        m.d.comb += [self.count_rd.en.eq(self.spikes.valid),
+                     self.count_rd.addr.eq(self.spikes.payload)]
+        m.d.sync += [counted.eq(self.spikes.valid), index.eq(self.spikes.payload)]
+        count = self.count_rd.data
+        with m.If(counted):
+            m.d.comb += [self.count_wr.addr.eq(index), self.count_wr.en.eq(1),
+                         self.count_wr.data.eq(Mux(count == spec.COUNT_MAX, count, count + 1))]
+        with m.If(clearing):
+            m.d.comb += [self.count_wr.addr.eq(index), self.count_wr.en.eq(1),
+                         self.count_wr.data.eq(0)]
+            m.d.sync += index.eq(index + 1)
+            with m.If(index == N - 1):
+                m.d.sync += clearing.eq(0)
+        with m.If(self.clear.start):
+            m.d.sync += [clearing.eq(1), index.eq(0)]
+        m.d.comb += self.clear.busy.eq(clearing)
         return m

@@ -62,7 +62,7 @@ class Top(wiring.Component):
         (``spikecore.hw.link.check_max_payload``). Smaller saves block RAM: the link's frame
         and reply buffers hold three payloads.
     features : spikecore.spec.Feature
-        The optional parts of model v2 to build (``Core``), reported by IDENTIFY.
+        The optional parts of the model to build (``Core``), reported by IDENTIFY.
 
     Members
     -------

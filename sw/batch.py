@@ -20,7 +20,8 @@ import numpy as np
 
 from . import spec
 from .core import ModelCore
-from .model import Model, decay, neuron_update, sat24, sat8u, stdp_update, trace_decay
+from .model import (Model, decay, generate_steps, neuron_update, sat24, sat8u, stdp_update,
+                    trace_decay)
 
 __all__ = ["run_batch", "exact_dtype", "FastModel", "FastModelCore"]
 
@@ -69,6 +70,11 @@ def run_batch(net, inputs, *, block=64):
                          f"not {inputs.shape}")
     if inputs.dtype != bool:
         raise ValueError(f"inputs must be bool, not {inputs.dtype}")
+    if np.any(np.asarray(net.rate)):
+        # The generators run on across presentations (reset keeps them): draw them ahead.
+        _, fired = generate_steps(np.asarray(net.gen_state), np.asarray(net.rate),
+                                  inputs.shape[0] * inputs.shape[1])
+        inputs = inputs | fired.reshape(inputs.shape)
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
         raise ValueError(f"block must be a positive integer, not {block!r}")
     n_in, n = net.n_inputs, net.n_neurons
@@ -169,7 +175,7 @@ class FastModel(Model):
 
     def run(self, inputs):
         """Run one step per row of *inputs* (bool, (steps, n_inputs)); return the spikes."""
-        inputs = np.asarray(inputs, dtype=bool)
+        inputs = np.asarray(inputs, dtype=bool) | self.generated(len(inputs))
         steps, n_in = len(inputs), self.n_inputs
         out = np.zeros((steps, self.n_neurons), dtype=bool)
         lr = self.learning
@@ -228,6 +234,7 @@ class FastModel(Model):
                 changed = True
         # 6. Post-traces; spikes delivered next step.
         self.y[spiked] = sat8u(self.y[spiked] + lr.y_imp)
+        self.count[spiked] = np.minimum(self.count[spiked] + 1, spec.COUNT_MAX)
         self.s_prev = s
         self.steps += 1
         s_out[:] = s

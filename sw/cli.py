@@ -88,6 +88,8 @@ def cmd_import(args):
 
 
 def _run_nir(args):
+    if args.inputs is None or args.steps or args.counts:
+        raise ValueError("a .nir model runs on an inputs file (no --steps or --counts)")
     imp = _import_nir(args.network, args)
     inputs = np.load(args.inputs)
     if args.n_inputs is None:
@@ -114,16 +116,26 @@ def cmd_run(args):
     if str(args.network).endswith(".nir"):
         return _run_nir(args)
     from .network import Network
+    if (args.inputs is None) == (args.steps is None):
+        raise ValueError("run takes an inputs file or --steps N, not "
+                         f"{'both' if args.inputs else 'neither'}")
+    if args.counts and args.plot:
+        raise ValueError("--plot draws spikes; it does not go with --counts")
     net = Network.load(args.network)
-    inputs = np.load(args.inputs)
+    inputs = None if args.inputs is None else np.load(args.inputs)
     if args.n_inputs is None:
         args.n_inputs, args.n_neurons = net.n_inputs, net.n_neurons
     with _connect(args.url, args) as core:
         core.load(net)
-        spikes = core.run(inputs)
-        np.save(args.output, spikes)
-        print(f"{len(spikes)} steps, {int(spikes.sum())} spikes -> {args.output}")
+        record = "counts" if args.counts else "spikes"
+        result = core.run(inputs, steps=args.steps, record=record)
+        np.save(args.output, result)
+        steps = args.steps or len(inputs)
+        print(f"{steps} steps, {int(result.sum())} spikes -> {args.output}")
         if args.plot:
+            spikes = result
+            if inputs is None:
+                inputs = np.zeros((steps, net.n_inputs), bool)
             from .demo import plot_raster
             plot_raster(args.plot, inputs, spikes)
             print(f"raster plot -> {args.plot}")
@@ -263,11 +275,17 @@ def _parser():
     p.add_argument("url", help="model://, sim://, socket://HOST:PORT or a serial port")
     p.add_argument("network", help="network file written by Network.save (.npz), or a NIR "
                                    "model (.nir, with --dt)")
-    p.add_argument("inputs", help=".npy file of bool inputs (steps, n_inputs); for a .nir "
-                                  "model, the graph's input (steps, n)")
+    p.add_argument("inputs", nargs="?",
+                   help=".npy file of bool inputs (steps, n_inputs); for a .nir model, the "
+                        "graph's input (steps, n). Leave it out with --steps: the network's "
+                        "input generators (its rates) drive it")
     p.add_argument("-o", "--output", required=True,
-                   help=".npy file for the spikes (for a .nir model: its Output nodes' spikes, "
-                        "in the graph's time)")
+                   help=".npy file for the spikes, or with --counts each neuron's spike count "
+                        "(for a .nir model: its Output nodes' spikes, in the graph's time)")
+    p.add_argument("--steps", type=_steps, help="steps to run with no streamed inputs (the "
+                                                "network's generators still run)")
+    p.add_argument("--counts", action="store_true",
+                   help="save spike counts per neuron (counted on the device), not spikes")
     p.add_argument("--plot", help="write a raster plot PNG here")
     p.add_argument("--dt", type=float, help="seconds per step, for a .nir model")
     p.add_argument("--t-ref", type=_t_ref, help="refractory steps for a .nir model: N, or "

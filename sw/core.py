@@ -12,12 +12,22 @@ from . import spec
 from .model import Model
 from .network import Learning, _check_values
 
-__all__ = ["Core", "State", "ModelCore"]
+__all__ = ["Core", "State", "Recording", "ModelCore", "PROBE_FIELDS"]
 
 #: The per-neuron fields ``Core.set`` takes, in ``spec.NeuronField`` order.
 FIELDS = tuple(f.name.lower() for f in spec.NeuronField)
 #: The learning settings ``Core.set_learning`` takes.
 SETTINGS = tuple(Learning._DEFAULTS)
+#: What ``Core.run(probes=...)`` can probe: name -> (space, field) of the address read after
+#: each step (``x`` is indexed by source, the rest by neuron).
+PROBE_FIELDS = {"u": (spec.Space.STATE, spec.StateField.U),
+                "v": (spec.Space.STATE, spec.StateField.V),
+                "ref": (spec.Space.STATE, spec.StateField.REF),
+                "y": (spec.Space.STATE, spec.StateField.Y),
+                "x": (spec.Space.STATE, spec.StateField.X),
+                "theta": (spec.Space.NEURON, spec.NeuronField.THETA)}
+#: What ``Core.run(record=...)`` can return.
+RECORDS = ("spikes", "counts")
 
 
 @dataclass
@@ -32,6 +42,9 @@ class State:
         The last step's spikes (``s_prev``), delivered in the next step.
     theta : int64 array (n_neurons,)
         The adaptive thresholds (zeros on a device without ``Feature.THETA``).
+    gen_state : int64 array (n_inputs,)
+        The input generators' states (docs/model.md; kept by the host where a device has no
+        generators).
     """
     u: np.ndarray
     v: np.ndarray
@@ -40,10 +53,29 @@ class State:
     x: np.ndarray
     spikes: np.ndarray
     theta: np.ndarray
+    gen_state: np.ndarray
 
     def __eq__(self, other):
         return isinstance(other, State) and all(
             np.array_equal(getattr(self, k), getattr(other, k)) for k in self.__dataclass_fields__)
+
+
+@dataclass
+class Recording:
+    """What one ``Core.run`` call recorded (see its *record* and *probes*).
+
+    Members
+    -------
+    spikes : bool array (steps, n_neurons) or None
+        Each step's spikes, if recorded.
+    counts : int64 array (n_neurons,) or None
+        Each neuron's spikes over the call, if recorded.
+    probes : dict of str -> int64 array (steps, k)
+        For each probed field, its value after each step at the k indices given, in order.
+    """
+    spikes: np.ndarray = None
+    counts: np.ndarray = None
+    probes: dict = None
 
 
 def _feature_names(features):
@@ -126,12 +158,64 @@ class Core:
                 f"network geometry {net.n_inputs} inputs + {net.n_neurons} neurons does not "
                 f"match the device's {self.n_inputs} inputs + {self.n_neurons} neurons")
 
-    def run(self, inputs):
-        """Run one step per row of *inputs* (bool, (steps, n_inputs)); return the spikes.
+    def run(self, inputs=None, *, steps=None, record="spikes", probes=None):
+        """Run steps; return the spikes, or what *record* and *probes* ask for.
 
-        Returns a bool array (steps, n_neurons). State carries over between calls.
+        State carries over between calls; the input generators (``set_rates``) run in every
+        step, adding to the streamed inputs.
+
+        Parameters
+        ----------
+        inputs : bool array (steps, n_inputs), or None
+            The streamed inputs of each step; None with *steps*: that many steps with none.
+        steps : int or None
+            The number of steps when *inputs* is None (0 … any).
+        record : "spikes", "counts", a tuple of both, or None
+            "spikes": each step's spikes; "counts": each neuron's spike count over this
+            call, counted on a device that has ``Feature.COUNTS`` (so the link carries
+            O(n_neurons) bytes, not O(steps)).
+        probes : dict or None
+            ``{field: indices}`` with fields from ``PROBE_FIELDS`` (``"v"``, ``"u"``,
+            ``"theta"``, …; ``x`` by source, the rest by neuron), at most ``spec.MAX_PROBES``
+            indices in all: their values after each step.
+
+        Returns
+        -------
+        bool array (steps, n_neurons)
+            With ``record="spikes"`` and no probes (``run(inputs)`` as always).
+        int64 array (n_neurons,)
+            With ``record="counts"`` and no probes.
+        Recording
+            Otherwise: ``.spikes``, ``.counts`` (None unless recorded) and ``.probes``.
         """
         self._require_loaded()
+        array = self._checked_inputs(inputs, steps)
+        count = len(array) if array is not None else steps
+        kinds = self._checked_record(record)
+        probe_list = self._checked_probes(probes)
+        if kinds == ("spikes",) and not probe_list and array is not None:
+            return self._run(array) if count else np.zeros((0, self.n_neurons), dtype=bool)
+        recording = self._run_with(array, count, "spikes" in kinds, "counts" in kinds,
+                                   probe_list)
+        recording.probes = self._probe_dict(probes, probe_list, recording.probes, count)
+        if not probe_list and kinds == ("counts",):
+            return recording.counts
+        if not probe_list and kinds == ("spikes",):
+            return recording.spikes
+        return recording
+
+    def _checked_inputs(self, inputs, steps):
+        """Return *inputs* as a bool array (steps, n_inputs), or None (check *steps*)."""
+        if inputs is None:
+            if steps is None:
+                raise TypeError("run() needs inputs, or steps= for steps with no streamed "
+                                "inputs")
+            if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) \
+                    or steps < 0:
+                raise ValueError(f"steps must be an integer >= 0, not {steps!r}")
+            return None
+        if steps is not None:
+            raise TypeError("run() takes inputs or steps=, not both")
         array = np.asarray(inputs)
         if array.ndim != 2 or array.shape[1] != self.n_inputs:
             raise ValueError(f"inputs must have shape (steps, {self.n_inputs}), "
@@ -140,9 +224,124 @@ class Core:
             if array.dtype.kind not in "iu" or np.any((array != 0) & (array != 1)):
                 raise ValueError(f"inputs must be bool (or 0/1 integers), not {array.dtype}")
             array = array.astype(bool)
-        if len(array) == 0:
-            return np.zeros((0, self.n_neurons), dtype=bool)
-        return self._run(array)
+        return array
+
+    @staticmethod
+    def _checked_record(record):
+        """Return *record* as a tuple of names from RECORDS (possibly empty)."""
+        kinds = () if record is None else (record,) if isinstance(record, str) else record
+        try:
+            kinds = tuple(kinds)
+        except TypeError:
+            kinds = (record,)
+        for kind in kinds:
+            if kind not in RECORDS:
+                raise ValueError(f"record must be 'spikes', 'counts', both or None, "
+                                 f"not {record!r}")
+        return tuple(k for k in RECORDS if k in kinds)
+
+    def _checked_probes(self, probes):
+        """Return *probes* as a list of (space, address) in the order given."""
+        if probes is None:
+            return []
+        if not isinstance(probes, dict):
+            raise ValueError(f"probes must be a dict of field -> indices, not {probes!r}")
+        found = []
+        for name, indices in probes.items():
+            if name not in PROBE_FIELDS:
+                raise ValueError(f"probes: unknown field {name!r}; the fields are "
+                                 f"{', '.join(PROBE_FIELDS)}")
+            space, field = PROBE_FIELDS[name]
+            if space is spec.Space.NEURON and not self.features & spec.Feature.THETA:
+                raise ValueError(f"probes: {name} needs the THETA feature, which the device "
+                                 f"lacks (it has {_feature_names(self.features)})")
+            top = self.n_inputs + self.n_neurons if name == "x" else self.n_neurons
+            array = np.atleast_1d(np.asarray(indices))
+            if array.ndim != 1 or array.dtype.kind == "b":
+                raise ValueError(f"probes[{name!r}] must be a sequence of indices, not "
+                                 f"{indices!r}")
+            array = _check_values(f"probes[{name!r}]", array, 0, top - 1)
+            bits = spec.neuron_bits(self.n_neurons) if space is spec.Space.NEURON else \
+                spec.src_bits(self.n_inputs, self.n_neurons)
+            found += [(space, (field.value << bits) | int(k)) for k in array]
+        if len(found) > spec.MAX_PROBES:
+            raise ValueError(f"probes: at most {spec.MAX_PROBES} in all, not {len(found)}")
+        return found
+
+    @staticmethod
+    def _probe_dict(probes, probe_list, values, steps):
+        """Split the (steps, n_probes) *values* into ``{field: (steps, k)}`` as *probes*."""
+        out, at = {}, 0
+        for name, indices in (probes or {}).items():
+            k = np.atleast_1d(np.asarray(indices)).size
+            out[name] = values[:, at:at + k] if values is not None else \
+                np.zeros((steps, k), np.int64)
+            at += k
+        return out
+
+    def set_rates(self, rate, *, gen_state=None):
+        """Set the input generators' rates (and, if given, their states); state untouched.
+
+        Parameters
+        ----------
+        rate : int, or int array (n_inputs,)
+            Each in [0, 65535]: input j fires with probability rate[j] / 65536 per step.
+        gen_state : int array (n_inputs,), or None
+            Each in [1, 2**32 − 1]; None keeps the generators running where they are.
+
+        Everything is checked before anything is written. On a device without
+        ``Feature.GENERATORS`` the host runs the generators and streams what they fire.
+        """
+        self._require_loaded()
+        values = {}
+        for name, given in (("rate", rate), ("gen_state", gen_state)):
+            if given is None:
+                continue
+            array = np.asarray(given)
+            if array.ndim != 0 and array.shape != (self.n_inputs,):
+                raise ValueError(f"{name} must be a scalar or have shape ({self.n_inputs},), "
+                                 f"not {array.shape}")
+            checked = _check_values(name, array, *spec.INPUT_RANGES[name])
+            values[name] = np.broadcast_to(checked, (self.n_inputs,)).copy()
+        self._set_rates(values["rate"], values.get("gen_state"))
+
+    def present(self, rates, steps):
+        """Present samples as generator rates; return each one's spike counts.
+
+        For each row of *rates*: set the rates, reset the state (u, v, ref, traces, spikes;
+        weights, theta and the generators run on), run *steps* steps with no streamed
+        inputs, and count each neuron's spikes. Learning does what it is set to do. On a
+        link the whole presentation is pipelined, so the link never idles.
+
+        Parameters
+        ----------
+        rates : int array (samples, n_inputs)
+            Each in [0, 65535].
+        steps : int
+            Steps per sample (>= 1).
+
+        Returns
+        -------
+        int64 array (samples, n_neurons)
+        """
+        self._require_loaded()
+        array = np.asarray(rates)
+        if array.ndim != 2 or array.shape[1] != self.n_inputs:
+            raise ValueError(f"rates must have shape (samples, {self.n_inputs}), "
+                             f"not {array.shape}")
+        array = _check_values("rates", array, *spec.INPUT_RANGES["rate"])
+        if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) \
+                or steps < 1:
+            raise ValueError(f"steps must be a positive integer, not {steps!r}")
+        return self._present(array, int(steps))
+
+    def _present(self, rates, steps):
+        counts = np.zeros((len(rates), self.n_neurons), dtype=np.int64)
+        for k, row in enumerate(rates):
+            self._set_rates(row, None)
+            self._reset()
+            counts[k] = self._run_with(None, steps, False, True, []).counts
+        return counts
 
     def read_weights(self):
         """Return the weights as an int8 array (n_sources, n_neurons), rows = sources."""
@@ -303,13 +502,58 @@ class ModelCore(Core):
     def _run(self, inputs):
         return self._model.run(inputs)
 
+    def _run_with(self, inputs, steps, spikes, counts, probes):
+        m = self._model
+        rec = Recording(spikes=np.zeros((steps, self.n_neurons), bool) if spikes else None,
+                        probes=np.zeros((steps, len(probes)), np.int64) if probes else None)
+        total = np.zeros(self.n_neurons, dtype=np.int64)
+        done = 0
+        while done < steps:
+            # The device's counts saturate at COUNT_MAX: count at most that many steps a time.
+            size = min(steps - done, spec.MAX_STEPS, self.CHUNK)
+            m.clear_counts()
+            part = np.zeros((size, self.n_inputs), bool) if inputs is None \
+                else inputs[done:done + size]
+            if probes:
+                for t in range(size):
+                    s = m.step(part[t])
+                    if spikes:
+                        rec.spikes[done + t] = s
+                    rec.probes[done + t] = [self._probe(space, addr) for space, addr in probes]
+            else:
+                s = m.run(part)
+                if spikes:
+                    rec.spikes[done:done + size] = s
+            total += m.count
+            done += size
+        if counts:
+            rec.counts = total
+        return rec
+
+    #: Steps run at a time by ``_run_with`` (bounds the memory of a long run).
+    CHUNK = 4096
+
+    def _probe(self, space, addr):
+        m = self._model
+        if space is spec.Space.NEURON:
+            return int(m.theta[addr & ((1 << spec.neuron_bits(self.n_neurons)) - 1)])
+        sb = spec.src_bits(self.n_inputs, self.n_neurons)
+        field, index = spec.StateField(addr >> sb), addr & ((1 << sb) - 1)
+        return int(getattr(m, {"spiked": "s_prev"}.get(field.name.lower(),
+                                                      field.name.lower()))[index])
+
+    def _set_rates(self, rate, gen_state):
+        self._model.rate[:] = rate
+        if gen_state is not None:
+            self._model.gen[:] = gen_state
+
     def _read_weights(self):
         return self._model.W.copy()
 
     def _read_state(self):
         m = self._model
         return State(u=m.u.copy(), v=m.v.copy(), ref=m.ref.copy(), y=m.y.copy(), x=m.x.copy(),
-                     spikes=m.s_prev.copy(), theta=m.theta.copy())
+                     spikes=m.s_prev.copy(), theta=m.theta.copy(), gen_state=m.gen.copy())
 
     def _write_weights(self, w, rows):
         self._model._W[rows] = w

@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
-from . import encode, readout
+from . import encode, readout, spec
 from .batch import FastModelCore, run_batch
+from .model import generate_steps
 from .network import Learning
 from .topology import Topology, uniform
 
@@ -65,6 +66,10 @@ DEFAULT_CONFIG = {
     "eval_each_epoch": True,
     # Label and test on model:// with spikecore.batch.run_batch (identical spikes).
     "batched": True,
+    # Where the rate code is drawn: "device", the core's input generators (set_rates and
+    # present: the link carries rates and counts, not spikes), or "host" (spikecore.encode's
+    # Bernoulli draws, streamed every step).
+    "stimulus": "device",
     # Use only the first n training / test images (None: all); for quick runs and tests.
     "n_train": None, "n_test": None,
 }
@@ -89,6 +94,8 @@ def full_config(config):
         raise ValueError(f"rate must be in (0, 1], not {merged['rate']!r}")
     if not 0 <= merged["validation"] < 1:
         raise ValueError(f"validation must be in [0, 1), not {merged['validation']!r}")
+    if merged["stimulus"] not in ("device", "host"):
+        raise ValueError(f"stimulus must be 'device' or 'host', not {merged['stimulus']!r}")
     return merged
 
 
@@ -133,6 +140,21 @@ def _encode(images, steps, rate, rng):
     return np.stack([encode.rate(image / PIXEL_MAX * rate, steps, rng) for image in images])
 
 
+def _rates(images, rate):
+    """Return the generator rates (len(images), 64) of the images: pixel/16 · rate · 65536."""
+    return np.round(np.asarray(images) / PIXEL_MAX * rate * (spec.RATE_MAX + 1)).astype(
+        np.int64).clip(0, spec.RATE_MAX)
+
+
+def _generated(gen_state, rates, steps):
+    """Return ``(inputs, gen_state)``: what the generators fire while each row of *rates* is
+    presented for *steps* steps, one after the other (bool (len(rates), steps, 64)), and
+    their states after it, exactly as ``Core.present`` draws them."""
+    per_step = np.repeat(rates, steps, axis=0)
+    gen_state, fired = generate_steps(gen_state, per_step, len(per_step))
+    return fired.reshape(len(rates), steps, -1), gen_state
+
+
 def open_core(url, n_neurons):
     """Open the core the experiment runs on: model:// as ``FastModelCore`` (bit-exact, faster),
     sim:// with the experiment's geometry, anything else as ``spikecore.connect`` does."""
@@ -159,11 +181,25 @@ def _counts(core, net, inputs, batched):
     return counts
 
 
+def _present(core, net, rates, steps, batched):
+    """Return spike counts (len(rates), n_neurons) of presentations by the generators with
+    learning off: ``core.present``, or with *batched* ``run_batch`` on the network *net*
+    (the core's weights, theta and generator states) of the inputs the generators fire,
+    which leaves *net*'s generator states where the core's would be."""
+    if not batched:
+        return core.present(rates, steps)
+    inputs, net.gen_state = _generated(net.gen_state, rates, steps)
+    return readout.spike_counts(run_batch(net, inputs))
+
+
 def _read_back(core, net):
-    """Return a copy of *net* with the core's weights and theta, learning disabled."""
+    """Return a copy of *net* with the core's weights, theta and generator states, learning
+    disabled."""
     trained = net.copy()
     trained.weights = core.read_weights()
-    trained.theta = core.read_state().theta
+    state = core.read_state()
+    trained.theta = state.theta
+    trained.gen_state = state.gen_state
     trained.learning.enabled = False
     return trained
 
@@ -173,12 +209,23 @@ def _evaluate(core, net, c, data, seed, batched):
     X_tr, y_tr, X_ev, y_ev = data
     trained = _read_back(core, net)
     start = time.perf_counter()
-    label_in = _encode(X_tr, c["test_steps"], c["rate"], np.random.default_rng([seed, 3]))
-    label_counts = _counts(core, trained, label_in, batched)
+    if c["stimulus"] == "device":
+        label_counts = _present(core, trained, _rates(X_tr, c["rate"]), c["test_steps"],
+                                batched)
+    else:
+        label_in = _encode(X_tr, c["test_steps"], c["rate"], np.random.default_rng([seed, 3]))
+        label_counts = _counts(core, trained, label_in, batched)
     fit = readout.Readout(N_CLASSES, c["readout"]).fit(label_counts, y_tr)
     labelled = time.perf_counter()
-    test_in = _encode(X_ev, c["test_steps"], c["rate"], np.random.default_rng([seed, 4]))
-    test_counts = _counts(core, trained, test_in, batched)
+    if c["stimulus"] == "device":
+        test_rates = _rates(X_ev, c["rate"])
+        test_counts = _present(core, trained, test_rates, c["test_steps"], batched)
+        if batched:
+            # Leave the core's generators where presenting on it would have left them.
+            core.set_rates(test_rates[-1], gen_state=trained.gen_state)
+    else:
+        test_in = _encode(X_ev, c["test_steps"], c["rate"], np.random.default_rng([seed, 4]))
+        test_counts = _counts(core, trained, test_in, batched)
     predicted = fit.predict(test_counts)
     done = time.perf_counter()
     # The other readouts of the same counts, for comparison (cheap).
@@ -264,10 +311,17 @@ def run_digits(config=None, seed=0, *, url="model://", core=None, log=None, plot
         for epoch in range(1, c["epochs"] + 1):
             start = time.perf_counter()
             core.set_learning(enabled=True)
-            for k in order_rng.permutation(len(X_tr)):
-                p = X_tr[k] / PIXEL_MAX * c["rate"]
-                train_spikes += int(core.run(encode.rate(p, c["train_steps"], train_rng)).sum())
-                core.reset()
+            order = order_rng.permutation(len(X_tr))
+            if c["stimulus"] == "device":
+                # Each image: its rates, a reset, train_steps steps (present()'s order).
+                counts = core.present(_rates(X_tr[order], c["rate"]), c["train_steps"])
+                train_spikes += int(counts.sum())
+            else:
+                for k in order:
+                    p = X_tr[k] / PIXEL_MAX * c["rate"]
+                    train_spikes += int(core.run(encode.rate(p, c["train_steps"],
+                                                             train_rng)).sum())
+                    core.reset()
             core.set_learning(enabled=False)
             train_s += time.perf_counter() - start
             entry = {"epoch": epoch, "train_s": time.perf_counter() - start}

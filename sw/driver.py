@@ -18,15 +18,20 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import protocol, spec
-from .core import Core, State
+from .core import Core, Recording, State
+from .model import generate_steps, xorshift32
 from .network import Learning
 from .transport import Transport
-from .spec import Command, Counter, NeuronField, ResetFlags, Setting, Space, StateField, Status
+from .spec import (Command, Counter, Feature, InputField, NeuronField, ResetFlags, Setting, Space,
+                   StateField, Status)
 
 __all__ = ["open_device", "LinkCore", "Link", "LinkStats", "DriverError", "LinkError",
            "DeviceError", "SocketTransport", "SerialTransport", "DEFAULT_BAUDRATE",
            "socket_address"]
 
+#: The protocol versions this driver speaks: 4, and 3 (devices made before on-device
+#: stimulus and readout, whose generators, counts and probes the driver supplies itself).
+VERSIONS = (3, spec.PROTOCOL_VERSION)
 #: The boards' UART rate (``spikecore.boards``), used for serial ports unless told otherwise.
 DEFAULT_BAUDRATE = 3_000_000
 #: Most requests in flight: well under 256, so that a seq never stands for two of them.
@@ -303,9 +308,10 @@ class Link:
         return identity
 
     def _check_identity(self, identity):
-        if identity.version != spec.PROTOCOL_VERSION:
+        if identity.version not in VERSIONS:
             raise LinkError(f"{self.url} speaks protocol version {identity.version}; this host "
-                            f"speaks version {spec.PROTOCOL_VERSION}")
+                            f"speaks versions {' and '.join(map(str, VERSIONS))}: program it "
+                            f"with this spikecore's gateware")
         if not spec.MIN_PAYLOAD <= identity.max_payload <= spec.MAX_PAYLOAD \
                 or identity.rx_window < 1:
             raise LinkError(f"{self.url} reports max_payload {identity.max_payload} and "
@@ -556,6 +562,13 @@ class LinkCore(Core):
         What the device reported when it was opened.
     features : spikecore.spec.Feature
         What IDENTIFY reported: the settings and fields of the others have no address.
+
+    On a device without ``Feature.GENERATORS`` (or of protocol version 3) the driver runs the
+    generators of docs/model.md on the host and streams what they fire: the same spikes, bit
+    for bit, at the link's pace. Their states start at the device's power-up values when it
+    is opened, and ``load`` sets them. Without ``Feature.COUNTS`` it counts the spike records;
+    without ``Feature.RUN_WITH`` (a version 3 device, the iCEBreaker) it runs RUN frames and
+    probes with a RUN of one step and a READ per probe.
     """
 
     def __init__(self, link, *, progress=None):
@@ -567,6 +580,9 @@ class LinkCore(Core):
         self._sb = spec.src_bits(self.n_inputs, self.n_neurons)
         self._progress = progress
         self._loaded = True         # whatever network the device holds
+        # The host's generators, for a device that has none: power-up rates and states.
+        self._rate = np.zeros(self.n_inputs, dtype=np.int64)
+        self._gen = np.arange(1, self.n_inputs + 1, dtype=np.int64)
 
     # --- blocks ---
 
@@ -654,11 +670,55 @@ class LinkCore(Core):
         requests += self._setting_writes(settings)
         requests += self._writes(Space.MASK, net.plastic_src, 1, lambda k: k)
         requests += self._writes(Space.MASK, net.plastic_dst, 1, lambda k: (1 << self._sb) | k)
-        requests.append(protocol.reset_request(ResetFlags.STATE | ResetFlags.COUNTERS))
+        requests += self._input_writes(net.rate, net.gen_state)
+        requests.append(protocol.reset_request(self._reset_all))
         units = [len(p) for p in requests]
         self._transact(requests, bar=self._bar(sum(units), "B", "load"), units=units)
 
+    @property
+    def _reset_all(self):
+        """The RESET flags of everything this device can reset."""
+        flags = ResetFlags.STATE | ResetFlags.COUNTERS
+        return flags | ResetFlags.SPIKE_COUNTS if self.features & Feature.COUNTS else flags
+
+    def _input_writes(self, rate, gen_state):
+        """Return the WRITEs of the generators' rates and states (None: keep), or set the
+        host's where the device has no generators."""
+        if not self.features & Feature.GENERATORS:
+            if rate is not None:
+                self._rate = np.array(rate, dtype=np.int64)
+            if gen_state is not None:
+                self._gen = np.array(gen_state, dtype=np.int64)
+            return []
+        requests = []
+        for field, values in ((InputField.RATE, rate), (InputField.GEN, gen_state)):
+            if values is not None:
+                requests += self._writes(Space.INPUT, values, spec.INPUT_FIELD_BYTES[field],
+                                         self._field_addr(field, self._sb))
+        return requests
+
+    def _host_generated(self, inputs, steps):
+        """Return *inputs* (or None) with what the host's generators fire in *steps* steps,
+        on a device without generators (else *inputs* as they are)."""
+        if self.features & Feature.GENERATORS:
+            return inputs
+        if not self._rate.any():
+            for _ in range(steps):
+                self._gen = xorshift32(self._gen)
+            return inputs
+        self._gen, fired = generate_steps(self._gen, self._rate, steps)
+        return fired if inputs is None else inputs | fired
+
+    def _set_rates(self, rate, gen_state):
+        requests = self._input_writes(rate, gen_state)
+        if requests:
+            self._transact(requests)
+
     def _run(self, inputs):
+        return self._run_records(self._host_generated(inputs, len(inputs)))
+
+    def _run_records(self, inputs):
+        """Run *inputs* in RUN frames; return the spikes."""
         steps = len(inputs)
         spans, payloads = [], []
         for start, stop, payload in protocol.split_run(inputs, self.n_neurons,
@@ -680,6 +740,114 @@ class LinkCore(Core):
         with bar:
             self.link.transact(payloads, on_reply=on_reply)
         return spikes
+
+    def _run_with(self, inputs, steps, spikes, counts, probes):
+        inputs = self._host_generated(inputs, steps)
+        device_counts = counts and bool(self.features & Feature.COUNTS)
+        records = spikes or (counts and not device_counts)
+        if not self.features & Feature.RUN_WITH:
+            out, values = self._run_v3(inputs, steps, records or counts, probes)
+            total = None
+        else:
+            out, values, total = self._run_v4(inputs, steps, records, device_counts, probes)
+        if counts and total is None:
+            total = out.sum(axis=0, dtype=np.int64)
+        return Recording(spikes=out if spikes else None, counts=total if counts else None,
+                         probes=values if probes else None)
+
+    def _run_v4(self, inputs, steps, records, device_counts, probes):
+        """RUN_WITH frames; with *device_counts*, the counts cleared before and read after
+        each span of at most MAX_STEPS steps (they saturate there)."""
+        n = self.n_neurons
+        span = spec.MAX_STEPS if device_counts else max(steps, 1)
+        requests, plan = [], []
+        count_reads = self._reads(Space.STATE, n, 2, self._field_addr(StateField.COUNT, self._sb))
+        for g0 in range(0, steps, span):
+            g1 = min(g0 + span, steps)
+            if device_counts:
+                requests.append(protocol.reset_request(ResetFlags.SPIKE_COUNTS))
+                plan.append(None)
+            part = None if inputs is None else inputs[g0:g1]
+            for start, stop, payload in protocol.split_run_with(
+                    part, g1 - g0, n, spikes=records, probes=probes,
+                    max_payload=self.link.max_payload):
+                requests.append(payload)
+                plan.append((g0 + start, g0 + stop))
+            if device_counts:
+                requests += count_reads
+                plan += ["counts"] * len(count_reads)
+        units = [p[1] - p[0] if isinstance(p, tuple) else 0 for p in plan]
+        data = self._transact(requests, bar=self._bar(steps, "step", "run"), units=units)
+        out = np.zeros((steps, n), dtype=bool) if records else None
+        values = np.zeros((steps, len(probes)), dtype=np.int64)
+        total = np.zeros(n, dtype=np.int64) if device_counts else None
+        blocks = []
+        for item, reply in zip(plan, data):
+            if item == "counts":
+                blocks.append(reply)
+                if len(blocks) == len(count_reads):
+                    total += protocol.decode_values(b"".join(blocks), 2, signed=False)
+                    blocks = []
+            elif item is not None:
+                start, stop = item
+                try:
+                    s, v = protocol.decode_run_with(reply, stop - start, n, spikes=records,
+                                                    n_probes=len(probes))
+                except protocol.RecordError as e:
+                    raise LinkError(f"{self.url} sent a malformed RUN_WITH reply: {e}") \
+                        from None
+                if records:
+                    out[start:stop] = s
+                values[start:stop] = v
+        return out, values, total
+
+    def _run_v3(self, inputs, steps, records, probes):
+        """RUN frames (a device without RUN_WITH); probes as a RUN of one step and a READ
+        per probe, step by step."""
+        if inputs is None:
+            inputs = np.zeros((steps, self.n_inputs), dtype=bool)
+        if not probes:
+            return self._run_records(inputs), np.zeros((steps, 0), np.int64)
+        requests = []
+        for t in range(steps):
+            requests.append(protocol.run_request(protocol.encode_records(inputs[t:t + 1]), 1))
+            requests += [protocol.read_request(space, addr, 1, spec.PROBE_BYTES)
+                         for space, addr in probes]
+        data = self._transact(requests)
+        k = 1 + len(probes)
+        out = np.zeros((steps, self.n_neurons), dtype=bool)
+        values = np.zeros((steps, len(probes)), dtype=np.int64)
+        for t in range(steps):
+            out[t] = protocol.decode_records(data[t * k], 1, self.n_neurons)[0]
+            if probes:
+                values[t] = protocol.decode_values(b"".join(data[t * k + 1:(t + 1) * k]),
+                                                   spec.PROBE_BYTES)
+        return out, values
+
+    def _present(self, rates, steps):
+        have = Feature.GENERATORS | Feature.COUNTS | Feature.RUN_WITH
+        if self.features & have != have or steps > spec.MAX_STEPS:
+            return super()._present(rates, steps)
+        n = self.n_neurons
+        count_reads = self._reads(Space.STATE, n, 2, self._field_addr(StateField.COUNT, self._sb))
+        requests, marks = [], []
+        for row in rates:
+            requests += self._input_writes(row, None)
+            requests.append(protocol.reset_request(ResetFlags.STATE | ResetFlags.SPIKE_COUNTS))
+            requests += [p for _, _, p in protocol.split_run_with(
+                None, steps, n, spikes=False, max_payload=self.link.max_payload)]
+            marks.append(len(requests))
+            requests += count_reads
+        units = [0] * len(requests)
+        for at in marks:
+            units[at] = 1
+        data = self._transact(requests, bar=self._bar(len(rates), "sample", "present"),
+                              units=units)
+        counts = np.zeros((len(rates), n), dtype=np.int64)
+        for k, at in enumerate(marks):
+            counts[k] = protocol.decode_values(b"".join(data[at:at + len(count_reads)]), 2,
+                                               signed=False)
+        return counts
 
     def _read_weights(self):
         total = self.n_sources * self.n_neurons
@@ -733,7 +901,8 @@ class LinkCore(Core):
         names = {StateField.SPIKED: "spikes"}
         fields = [(names.get(field, field.name.lower()), field,
                    self.n_sources if field is StateField.X else self.n_neurons, width, signed)
-                  for field, (width, signed) in spec.STATE_FIELD_BYTES.items()]
+                  for field, (width, signed) in spec.STATE_FIELD_BYTES.items()
+                  if field is not StateField.COUNT]
         sb = self._sb
         requests, counts = [], []
         for _, field, total, width, _ in fields:
@@ -754,6 +923,13 @@ class LinkCore(Core):
         state["theta"] = protocol.decode_values(b"".join(data[at:]),
                                                 spec.NEURON_FIELD_BYTES[theta]) \
             if self.features & spec.Feature.THETA else np.zeros(self.n_neurons, np.int64)
+        if self.features & Feature.GENERATORS:
+            width = spec.INPUT_FIELD_BYTES[InputField.GEN]
+            blocks = self._transact(self._reads(Space.INPUT, self.n_inputs, width,
+                                                self._field_addr(InputField.GEN, self._sb)))
+            state["gen_state"] = protocol.decode_values(b"".join(blocks), width, signed=False)
+        else:
+            state["gen_state"] = self._gen.copy()
         return State(**state)
 
     def _reset(self):

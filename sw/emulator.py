@@ -18,8 +18,8 @@ import numpy as np
 from . import protocol, spec
 from .model import Model
 from .network import Learning, Network
-from .spec import (Command, Counter, NeuronField, ResetFlags, Setting, Space, StateField,
-                   Status)
+from .spec import (Command, Counter, Feature, InputField, NeuronField, ResetFlags, RunFlags,
+                   Setting, Space, StateField, Status)
 from .transport import Transport
 
 __all__ = ["DeviceEmulator", "EmulatorTransport", "DEFAULT_CLK_HZ", "DEFAULT_BAUD"]
@@ -32,7 +32,11 @@ _ADDR_MASK = (1 << spec.ADDR_BITS) - 1
 _NEURON_FIELDS = [f.name.lower() for f in NeuronField]
 _BOOL_SETTINGS = (Setting.ENABLED, Setting.SOFT_BOUND)
 _NEURON_STATE = {StateField.U: "u", StateField.V: "v", StateField.REF: "ref",
-                 StateField.Y: "y", StateField.SPIKED: "s_prev"}
+                 StateField.Y: "y", StateField.SPIKED: "s_prev", StateField.COUNT: "count"}
+_INPUT_FIELDS = {InputField.RATE: "rate", InputField.GEN: "gen"}
+_GEN_MASK = spec.GEN_MAX
+#: The features a device of protocol version 3 could have.
+_V3_FEATURES = Feature.THETA | Feature.X_TAR | Feature.W_EXP_REC | Feature.SOFT_BOUND
 
 
 def _check_int(name, value, low, high):
@@ -73,9 +77,14 @@ class DeviceEmulator:
         reported by IDENTIFY: longer frames get ``BAD_FRAME``, as on a device built with that
         limit.
     features : spikecore.spec.Feature
-        The optional parts of model v2 it has, reported by IDENTIFY. The settings and fields
+        The optional parts of the model it has, reported by IDENTIFY. The settings and fields
         of the others have no address (``BAD_ADDRESS``) and hold their defaults: without
-        ``W_EXP_REC`` neuron sources are scaled by ``w_exp``.
+        ``W_EXP_REC`` neuron sources are scaled by ``w_exp``; without ``GENERATORS`` every
+        rate is 0.
+    version : int
+        The protocol version it speaks: ``spec.PROTOCOL_VERSION`` (4), or 3, a device made
+        before on-device stimulus and readout: features of version 3 only. Without
+        ``Feature.RUN_WITH`` (any version 3 device) RUN_WITH is ``UNKNOWN_COMMAND``.
 
     Members
     -------
@@ -87,7 +96,7 @@ class DeviceEmulator:
 
     def __init__(self, n_inputs, n_neurons, lanes=1, clk_hz=DEFAULT_CLK_HZ, baud=DEFAULT_BAUD,
                  rx_window=spec.RX_WINDOW, max_payload=spec.MAX_PAYLOAD,
-                 features=spec.Feature.all()):
+                 features=spec.Feature.all(), version=spec.PROTOCOL_VERSION):
         n_inputs = _check_int("n_inputs", n_inputs, 1, 0xFFFF)
         n_neurons = _check_int("n_neurons", n_neurons, 1, 0xFFFF)
         lanes = _check_int("lanes", lanes, 1, 0xFF)
@@ -97,11 +106,17 @@ class DeviceEmulator:
         max_payload = _check_int("max_payload", max_payload, spec.MIN_PAYLOAD, spec.MAX_PAYLOAD)
         if not isinstance(features, spec.Feature):
             raise TypeError(f"features must be a spikecore.spec.Feature, not {features!r}")
+        if version not in (3, spec.PROTOCOL_VERSION):
+            raise ValueError(f"version must be 3 or {spec.PROTOCOL_VERSION}, not {version!r}")
+        if version == 3 and features & ~_V3_FEATURES:
+            raise ValueError(f"a version 3 device has none of "
+                             f"{(features & ~_V3_FEATURES).names()}")
+        self.version = version
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.n_sources = n_inputs + n_neurons
         self.nb = spec.neuron_bits(n_neurons)
         self.sb = spec.src_bits(n_inputs, n_neurons)
-        self.identity = protocol.Identity(spec.PROTOCOL_VERSION, n_inputs, n_neurons, lanes,
+        self.identity = protocol.Identity(version, n_inputs, n_neurons, lanes,
                                           clk_hz, baud, rx_window, max_payload, features)
         self.max_payload = max_payload
         self.features = features
@@ -182,6 +197,8 @@ class DeviceEmulator:
         """Check and apply one command; return its reply data or raise _Reject."""
         handlers = {Command.WRITE.value: self._write, Command.READ.value: self._read,
                     Command.RESET.value: self._reset, Command.RUN.value: self._run}
+        if self.features & Feature.RUN_WITH:
+            handlers[Command.RUN_WITH.value] = self._run_with
         if command not in handlers:
             raise _Reject(Status.UNKNOWN_COMMAND)
         return handlers[command](payload)
@@ -203,6 +220,9 @@ class DeviceEmulator:
             raise _Reject(Status.BAD_LENGTH)
         values = protocol.decode_values(payload[protocol.HEADER_BYTES:], width)
         where, valid = self._locate(space, addr, count, write=True)
+        if space == Space.INPUT.value:
+            values = np.where(where // self.n_inputs == InputField.GEN.value,
+                              values[:valid] & _GEN_MASK, values[:valid])
         low, high = self._ranges(space, where)
         bad = np.flatnonzero((values[:valid] < low) | (values[:valid] > high))
         if bad.size:
@@ -247,6 +267,8 @@ class DeviceEmulator:
             raise _Reject(Status.BAD_LENGTH)
         flags = payload[2]
         known = ResetFlags.STATE.value | ResetFlags.COUNTERS.value
+        if self.features & Feature.COUNTS:
+            known |= ResetFlags.SPIKE_COUNTS.value
         if flags & ~known:
             raise _Reject(Status.BAD_VALUE, 0)
         if flags & ResetFlags.STATE.value:
@@ -254,6 +276,8 @@ class DeviceEmulator:
         if flags & ResetFlags.COUNTERS.value:
             self.model.steps = 0
             self.cycles = 0
+        if flags & ResetFlags.SPIKE_COUNTS.value:
+            self.model.clear_counts()
         return b""
 
     def _run(self, payload):
@@ -275,6 +299,51 @@ class DeviceEmulator:
         if error is not None:
             raise _Reject(Status.BAD_VALUE, error.step)
         return protocol.encode_records(self.model.run(inputs))
+
+    def _run_with(self, payload):
+        if len(payload) < 6:
+            raise _Reject(Status.BAD_LENGTH)
+        steps = int.from_bytes(payload[2:4], "little")
+        flags, n_probes = payload[4], payload[5]
+        records_at = 6 + 4 * n_probes
+        if n_probes > spec.MAX_PROBES or len(payload) < records_at:
+            raise _Reject(Status.BAD_LENGTH)
+        inputs_given = bool(flags & RunFlags.INPUTS.value)
+        spikes = bool(flags & RunFlags.SPIKES.value)
+        error = None
+        if inputs_given:
+            try:
+                inputs = protocol.decode_records(payload[records_at:], steps, self.n_inputs)
+            except protocol.RecordError as e:
+                if e.kind == "length":
+                    raise _Reject(Status.BAD_LENGTH) from None
+                error = e
+        elif len(payload) != records_at:
+            raise _Reject(Status.BAD_LENGTH)
+        if steps > spec.max_run_with_steps(self.n_neurons, self.max_payload, spikes, n_probes):
+            raise _Reject(Status.BAD_LENGTH)
+        probes = []
+        for k in range(n_probes):
+            space = payload[6 + 4 * k]
+            addr = int.from_bytes(payload[7 + 4 * k:10 + 4 * k], "little")
+            if space not in [s.value for s in spec.PROBE_SPACES] \
+                    or self._locate(space, addr, 1, write=False)[1] != 1:
+                raise _Reject(Status.BAD_ADDRESS, k)
+            probes.append((space, self._locate(space, addr, 1, write=False)[0]))
+        known = RunFlags.INPUTS.value | RunFlags.SPIKES.value
+        if steps == 0 or flags & ~known:
+            raise _Reject(Status.BAD_VALUE, 0)
+        if error is not None:
+            raise _Reject(Status.BAD_VALUE, error.step)
+        out = []
+        none = np.zeros(self.n_inputs, dtype=bool)
+        for t in range(steps):
+            s = self.model.step(inputs[t] if inputs_given else none)
+            if spikes:
+                out.append(protocol.encode_records(s[None, :]))
+            for space, where in probes:
+                out.append(protocol.encode_values(self._load(space, where), spec.PROBE_BYTES))
+        return b"".join(out)
 
     # --- the address map ---
 
@@ -299,6 +368,14 @@ class DeviceEmulator:
                 if absent.any():
                     valid = int(np.argmax(absent))
             return flat[:valid], valid
+        if space == Space.INPUT.value:
+            n_in, mask = self.n_inputs, (1 << self.sb) - 1
+            j, hi = addr & mask, addr >> self.sb
+            if not self.features & Feature.GENERATORS or j >= n_in or hi >= len(InputField):
+                return positions[:0], 0
+            flat = hi * n_in + j + positions
+            valid = min(count, len(InputField) * n_in - (hi * n_in + j))
+            return flat[:valid], valid
         addrs = (addr + positions) & _ADDR_MASK
         if space == Space.SETTING.value:
             ok = addrs < len(Setting)
@@ -307,7 +384,9 @@ class DeviceEmulator:
             ok = (addrs < S) | (((addrs >> self.sb) == 1) & ((addrs & ((1 << self.sb) - 1)) < N))
         elif space == Space.STATE.value and not write:
             field, index = addrs >> self.sb, addrs & ((1 << self.sb) - 1)
-            neuron = np.isin(field, [f.value for f in _NEURON_STATE])
+            have = [f.value for f in _NEURON_STATE
+                    if f is not StateField.COUNT or self.features & Feature.COUNTS]
+            neuron = np.isin(field, have)
             ok = (neuron & (index < N)) | ((field == StateField.X.value) & (index < S))
         elif space == Space.COUNTER.value and not write:
             ok = addrs < len(Counter)
@@ -327,6 +406,10 @@ class DeviceEmulator:
         if space == Space.SETTING.value:
             bounds = np.array([spec.SETTING_RANGES[s] for s in Setting])
             return bounds[where, 0], bounds[where, 1]
+        if space == Space.INPUT.value:
+            bounds = np.array([spec.INPUT_RANGES["rate"], spec.INPUT_RANGES["gen_state"]])
+            field = where // self.n_inputs
+            return bounds[field, 0], bounds[field, 1]
         return 0, 1     # MASK
 
     def _settings(self):
@@ -358,6 +441,10 @@ class DeviceEmulator:
                     # Learning checks each range; the block leaves w_min <= w_max (checked).
                     setattr(m.learning, setting.name.lower(), bool(value)
                             if setting in _BOOL_SETTINGS else value)
+        elif space == Space.INPUT.value:
+            for f, name in _INPUT_FIELDS.items():
+                sel = (where // self.n_inputs) == f.value
+                getattr(m, name)[where[sel] % self.n_inputs] = values[sel]
         else:   # MASK
             src = where < self.n_sources
             m.plastic_src[where[src]] = values[src] != 0
@@ -372,6 +459,9 @@ class DeviceEmulator:
             return params.reshape(-1)[where]
         if space == Space.SETTING.value:
             return self._settings()[where]
+        if space == Space.INPUT.value:
+            fields = np.stack([getattr(m, name) for name in _INPUT_FIELDS.values()])
+            return fields.reshape(-1)[where]
         if space == Space.MASK.value:
             src = where < self.n_sources
             out = np.zeros(len(where), dtype=np.int64)

@@ -10,7 +10,8 @@ import numpy as np
 from . import spec
 
 __all__ = ["trunc0", "decay", "sat24", "sat8u", "clip_w", "trace_decay", "theta_decay",
-           "neuron_update", "potentiation", "stdp_update", "Model"]
+           "xorshift32", "generate", "generate_steps", "neuron_update", "potentiation",
+           "stdp_update", "Model"]
 
 
 def trunc0(a, k):
@@ -50,6 +51,40 @@ def theta_decay(theta, th_shift):
     """Return ``theta - (theta >> th_shift)``: the adaptive threshold after one step's decay."""
     theta = np.asarray(theta, dtype=np.int64)
     return theta - (theta >> th_shift)
+
+
+def xorshift32(g):
+    """Return ``xorshift32(g)`` of docs/model.md for uint32 values *g* (int64 in and out).
+
+    ``g ^= g << 13; g ^= g >> 17; g ^= g << 5``, each shift modulo 2**32.
+    """
+    g = np.asarray(g, dtype=np.int64).astype(np.uint32)
+    a, b, c = (np.uint32(k) for k in spec.XORSHIFT)
+    g ^= g << a
+    g ^= g >> b
+    g ^= g << c
+    return g.astype(np.int64)
+
+
+def generate(g, rate):
+    """Return ``(g, fired)``: the generators advanced one step, and which inputs fire.
+
+    Step 1 of docs/model.md: ``g ← xorshift32(g)``, then ``fired = (g >> 16) < rate``.
+    """
+    g = xorshift32(g)
+    return g, (g >> (spec.GEN_BITS - spec.RATE_BITS)) < rate
+
+
+def generate_steps(g, rate, steps):
+    """Return ``(g, fired)`` after *steps* steps; *fired* is bool (steps, len(g)).
+
+    *rate* is one rate per generator, or one row of them per step (steps, len(g)).
+    """
+    rate = np.asarray(rate)
+    fired = np.zeros((steps, np.size(g)), dtype=bool)
+    for t in range(steps):
+        g, fired[t] = generate(g, rate[t] if rate.ndim == 2 else rate)
+    return np.asarray(g, dtype=np.int64), fired
 
 
 def neuron_update(u, v, ref, theta, a_in, a_rec, vth, bias, du, dv, t_ref, w_exp, w_exp_rec,
@@ -144,6 +179,10 @@ class Model:
         The weights (a copy).
     u, v, ref, y, theta, s_prev : arrays (n_neurons,)
     x : array (n_sources,)
+    rate, gen : int64 arrays (n_inputs,)
+        The input generators' rates and states.
+    count : int64 array (n_neurons,)
+        The spike counts (saturating at ``spec.COUNT_MAX``; :meth:`clear_counts`).
     w_exp, w_exp_rec : int
         The weight exponents (w_exp_rec: the effective value).
     steps : int
@@ -159,6 +198,9 @@ class Model:
         self.vth, self.bias = params["vth"], params["bias"]
         self.du, self.dv, self.t_ref = params["du"], params["dv"], params["t_ref"]
         self.theta = params["theta"]
+        self.rate = np.array(net.rate, dtype=np.int64)
+        self.gen = np.array(net.gen_state, dtype=np.int64)
+        self.count = np.zeros(self.n_neurons, dtype=np.int64)
         self.w_exp = net.w_exp
         self.w_exp_rec = net.w_exp if net.w_exp_rec is None else net.w_exp_rec
         self.learning = type(net.learning)(**net.learning.as_dict())
@@ -182,8 +224,26 @@ class Model:
         self.x = np.zeros(n_src, np.int64)
         self.s_prev = np.zeros(n, dtype=bool)
 
+    def clear_counts(self):
+        """Set the spike counts to zero."""
+        self.count[:] = 0
+
+    def generated(self, steps):
+        """Advance the generators *steps* steps; return what they fired (bool (steps, n_inputs)).
+
+        Step 1's first half, for several steps at once: the generators depend on nothing
+        else, so a run can draw its generated inputs ahead.
+        """
+        self.gen, fired = generate_steps(self.gen, self.rate, steps)
+        return fired
+
     def step(self, inputs):
-        """Compute one step for the external input set *inputs* (bool, n_inputs); return s."""
+        """Compute one step for the streamed input set *inputs* (bool, n_inputs); return s."""
+        self.gen, fired = generate(self.gen, self.rate)
+        return self._step(np.asarray(inputs, dtype=bool) | fired)
+
+    def _step(self, inputs):
+        """Compute one step for the delivered inputs *inputs* (streamed or generated)."""
         lr = self.learning
         # 1. Delivered sources: this step's inputs, last step's spikes.
         delivered = np.flatnonzero(np.concatenate([inputs, self.s_prev]))
@@ -205,15 +265,18 @@ class Model:
         if lr.enabled:
             stdp_update(self._W, self.x, self.y, delivered, spiked, lr, self.plastic_src,
                         self.plastic_dst)
-        # 6. Post-traces jump; spikes are delivered next step.
+        # 6. Post-traces jump, spikes are counted; they are delivered next step.
         self.y[spiked] = sat8u(self.y[spiked] + lr.y_imp)
+        self.count[spiked] = np.minimum(self.count[spiked] + 1, spec.COUNT_MAX)
         self.s_prev = s
         self.steps += 1
         return s
 
     def run(self, inputs):
-        """Run one step per row of *inputs* (bool, (steps, n_inputs)); return the spikes."""
+        """Run one step per row of *inputs* (streamed, bool (steps, n_inputs)); return the
+        spikes (bool (steps, n_neurons))."""
+        inputs = np.asarray(inputs, dtype=bool) | self.generated(len(inputs))
         out = np.zeros((len(inputs), self.n_neurons), dtype=bool)
         for t, row in enumerate(inputs):
-            out[t] = self.step(row)
+            out[t] = self._step(row)
         return out

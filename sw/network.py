@@ -197,9 +197,9 @@ class Learning:
 
 _NEURON_DEFAULTS = {"vth": 10000, "bias": 0, "du": 1024, "dv": 256, "t_ref": 2, "theta": 0}
 _DEFAULT_W_EXP = 6
-_FORMAT = "spikecore.network/2"
+_FORMAT = "spikecore.network/3"
 #: Older formats ``load`` reads: their missing entries take their defaults.
-_FORMATS_READ = (_FORMAT, "spikecore.network/1")
+_FORMATS_READ = (_FORMAT, "spikecore.network/2", "spikecore.network/1")
 
 
 def _positive(name, value):
@@ -209,9 +209,19 @@ def _positive(name, value):
     return int(value)
 
 
-#: What "spikecore.network/1" files lack.
+def _shape(name, n_inputs, n_neurons):
+    """Return the shape of the Network array *name* in this geometry."""
+    if name == "weights":
+        return (n_inputs + n_neurons, n_neurons)
+    if name == "plastic_src":
+        return (n_inputs + n_neurons,)
+    return (n_inputs,) if name in spec.INPUT_RANGES else (n_neurons,)
+
+
+#: What "spikecore.network/1" files lack, and what "spikecore.network/2" files lack.
 _V2_ARRAYS = ("theta",)
 _V2_SETTINGS = ("x_tar", "th_imp", "th_shift", "soft_bound")
+_V3_ARRAYS = ("rate", "gen_state")
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -317,8 +327,8 @@ class Network:
     n_neurons : int
         Number of neurons (neuron k is source n_inputs+k).
     seed : int or None
-        Seed of the default input weights, drawn uniformly from [0, 32); ``None`` leaves all
-        weights zero.
+        Seed of the default input weights, drawn uniformly from [0, 32), and of the
+        generators' states; ``None`` leaves all weights zero.
 
     Members
     -------
@@ -328,6 +338,12 @@ class Network:
         Per-neuron parameters.
     theta : int64 array (n_neurons,)
         The adaptive thresholds' initial values (learned state, like the weights).
+    rate : int64 array (n_inputs,)
+        Each input's generator rate: it fires with probability rate / 65536 per step.
+    gen_state : int64 array (n_inputs,)
+        Each input's generator state, in [1, 2**32 − 1]: drawn by
+        ``numpy.random.default_rng(seed).integers(1, 2**32, n_inputs)``, or input j's is
+        j + 1 (what a device holds at power-up) when *seed* is None.
     w_exp : int
         Weight scale exponent of input sources.
     w_exp_rec : int or None
@@ -342,8 +358,8 @@ class Network:
     check shape and range and raise ``ValueError`` naming the field.
     """
 
-    _ARRAYS = ("weights", "vth", "bias", "du", "dv", "t_ref", "theta", "plastic_src",
-               "plastic_dst")
+    _ARRAYS = ("weights", "vth", "bias", "du", "dv", "t_ref", "theta", "rate", "gen_state",
+               "plastic_src", "plastic_dst")
 
     def __init__(self, n_inputs, n_neurons, *, seed=0):
         self.n_inputs = _positive("n_inputs", n_inputs)
@@ -358,6 +374,8 @@ class Network:
         for name, (low, high) in spec.NEURON_RANGES.items():
             fields[name] = Field(name, (n_neurons,), np.int64, low, high,
                                  fill=_NEURON_DEFAULTS[name])
+        for name, (low, high) in spec.INPUT_RANGES.items():
+            fields[name] = Field(name, (n_inputs,), np.int64, low, high, fill=low)
         object.__setattr__(self, "_fields", fields)
         self.w_exp = _DEFAULT_W_EXP
         self.w_exp_rec = None
@@ -365,6 +383,9 @@ class Network:
         if seed is not None:
             rng = np.random.default_rng(seed)
             self.weights[:n_inputs] = rng.integers(0, 32, (n_inputs, n_neurons))
+            self.gen_state = np.random.default_rng(seed).integers(1, 2**32, n_inputs)
+        else:
+            self.gen_state = np.arange(1, n_inputs + 1)
 
     @property
     def n_sources(self):
@@ -409,8 +430,7 @@ class Network:
         _positive("n_neurons", self.n_neurons)
         for name in self._ARRAYS:
             field = self._fields[name]
-            expected = (self.n_sources, self.n_neurons) if name == "weights" else \
-                (self.n_sources,) if name == "plastic_src" else (self.n_neurons,)
+            expected = _shape(name, self.n_inputs, self.n_neurons)
             if field.shape != expected:
                 raise ValueError(f"{name} must have shape {expected}, not {field.shape}")
             if field.dtype != bool:
@@ -451,13 +471,13 @@ class Network:
         range); the geometry is checked against every array's header before any is read.
         """
         with _NetworkFile(path) as f:
-            v1 = f.expect_format(*_FORMATS_READ) != _FORMAT
+            version = f.expect_format(*_FORMATS_READ)
+            v1 = version == "spikecore.network/1"
+            missing = (*(_V2_ARRAYS if v1 else ()), *(_V3_ARRAYS if version != _FORMAT else ()))
             n_inputs = f.scalar("n_inputs", _positive)
             n_neurons = f.scalar("n_neurons", _positive)
-            n_src = n_inputs + n_neurons
-            shapes = {"weights": (n_src, n_neurons), "plastic_src": (n_src,)}
-            arrays = {name: f.array(name, shapes.get(name, (n_neurons,)))
-                      for name in cls._ARRAYS if not (v1 and name in _V2_ARRAYS)}
+            arrays = {name: f.array(name, _shape(name, n_inputs, n_neurons))
+                      for name in cls._ARRAYS if name not in missing}
             w_exp = f.scalar("w_exp")
             w_exp_rec = -1 if v1 else f.scalar("w_exp_rec")
             settings = {name: f.scalar(f"learning_{name}", bool_=name in Learning._BOOLS)
@@ -479,7 +499,8 @@ class Network:
         """Return the ``spikecore.spec.Feature`` s a device needs to hold this network.
 
         Those of its learning settings, THETA for a nonzero theta, W_EXP_REC for a
-        ``w_exp_rec`` that differs from ``w_exp``.
+        ``w_exp_rec`` that differs from ``w_exp``. Never GENERATORS: where a device has none,
+        the driver runs the generators on the host (docs/protocol.md).
         """
         need = self.learning.features()
         if np.any(np.asarray(self.theta)):

@@ -596,7 +596,8 @@ def _metadata_scale(g, w_exp, n_out):
 
 
 def _restore_extras(g, net, t_ref):
-    """Apply what to_nir stored as metadata: t_ref (unless given), learning, masks."""
+    """Apply what to_nir stored as metadata: t_ref (unless given), learning, masks, the
+    input generators."""
     if len(g.spiking) != 1:
         return
     node = g.nodes[g.spiking[0]]
@@ -611,6 +612,10 @@ def _restore_extras(g, net, t_ref):
         stored = _meta(node, key)
         if stored is not None and stored.shape == shape:
             setattr(net, key, stored.astype(bool))
+    for key in ("rate", "gen_state"):
+        stored = _meta(node, key)
+        if stored is not None and stored.shape == (net.n_inputs,):
+            setattr(net, key, stored.astype(np.int64))
 
 
 def _report(g, drives, pops, q, dt, neurons, inputs, bias_axons, delay):
@@ -657,7 +662,8 @@ def to_nir(net, dt, *, keep_extras=False):
     integers and reproduces *net* exactly.
 
     What NIR cannot say is refused unless *keep_extras*, which stores it in the metadata
-    (other tools ignore it): t_ref ≠ 0, learning enabled, plasticity masks. du = 0 or dv = 0
+    (other tools ignore it): t_ref ≠ 0, learning enabled, plasticity masks, input rates (the
+    generators' states are always stored there). du = 0 or dv = 0
     (no decay: tau = ∞) are refused, except dv = 0 with du = 4096 everywhere (an IF).
     """
     if not isinstance(net, Network):
@@ -670,7 +676,8 @@ def to_nir(net, dt, *, keep_extras=False):
     one = spec.DECAY_ONE
     extras = {"t_ref ≠ 0 (NIR has no refractory period)": np.any(np.asarray(net.t_ref)),
               "learning enabled (NIR has no STDP)": net.learning.enabled,
-              "plasticity masks": not (np.all(net.plastic_src) and np.all(net.plastic_dst))}
+              "plasticity masks": not (np.all(net.plastic_src) and np.all(net.plastic_dst)),
+              "input generators (NIR has no stimulus)": np.any(np.asarray(net.rate))}
     unsaid = [k for k, v in extras.items() if v]
     if unsaid and not keep_extras:
         raise ValueError(f"to_nir(): the network has {', '.join(unsaid)}; pass "
@@ -688,13 +695,14 @@ def to_nir(net, dt, *, keep_extras=False):
     scale = 2.0 ** net.w_exp
     weights = np.asarray(net.weights, float) * scale
     n_in = net.n_inputs
-    meta = {_META + "w_exp": int(net.w_exp)}     # scalars as Python values: h5py cannot
-    # compress 0-d arrays
+    meta = {_META + "w_exp": int(net.w_exp),    # scalars as Python values: h5py cannot
+            _META + "gen_state": np.asarray(net.gen_state, np.int64)}  # compress 0-d arrays
     if keep_extras:
         meta[_META + "t_ref"] = np.asarray(net.t_ref, np.int64)
         meta.update({_META + "learning_" + k: v for k, v in net.learning.as_dict().items()})
         meta[_META + "plastic_src"] = np.asarray(net.plastic_src)
         meta[_META + "plastic_dst"] = np.asarray(net.plastic_dst)
+        meta[_META + "rate"] = np.asarray(net.rate, np.int64)
     zeros = np.zeros(net.n_neurons)
     if integrator:
         neurons = nir.IF(r=np.full(net.n_neurons, 1.0 / dt), v_threshold=vth, v_reset=zeros,

@@ -24,7 +24,8 @@ __all__ = [
     "identify_request", "write_request", "read_request", "reset_request", "run_request",
     "encode_values", "decode_values", "parse_identify", "parse_position",
     "record_lengths", "encode_records", "decode_records", "RecordError",
-    "max_run_steps", "split_run", "HEADER_BYTES", "EXECUTED",
+    "max_run_steps", "split_run", "HEADER_BYTES", "EXECUTED", "run_with_request",
+    "split_run_with", "decode_run_with",
 ]
 
 #: Bytes before the values of a WRITE (seq, command, space, addr:u24, count:u16, width).
@@ -393,6 +394,21 @@ def run_request(records, steps, *, seq=0):
     return _head(seq, Command.RUN) + _u(steps, 2, "steps") + bytes(records)
 
 
+def run_with_request(steps, flags, probes=(), records=b"", *, seq=0):
+    """Return the payload of a RUN_WITH (docs/protocol.md).
+
+    *flags* is a ``spec.RunFlags`` (or an int), *probes* a sequence of (space, addr), and
+    *records* the input records (with ``RunFlags.INPUTS``).
+    """
+    value = flags.value if isinstance(flags, spec.RunFlags) else flags
+    head = _head(seq, Command.RUN_WITH) + _u(steps, 2, "steps") + _u(value, 1, "flags") \
+        + _u(len(probes), 1, "n_probes")
+    for space, addr in probes:
+        head += _u(int(space.value if isinstance(space, spec.Space) else space), 1, "space") \
+            + _u(addr, 3, "addr")
+    return head + bytes(records)
+
+
 # --- Step records ----------------------------------------------------------------------------
 
 class RecordError(ValueError):
@@ -548,18 +564,77 @@ def split_run(inputs, n_neurons, *, max_payload=spec.MAX_PAYLOAD):
     payload : bytes
         Its payload (``run_request``, seq 0).
     """
+    most = max_run_steps(n_neurons, max_payload)
+    for start, stop, records in _record_spans(inputs, max_payload - 4, most, "RUN",
+                                              max_payload):
+        yield start, stop, run_request(records, stop - start)
+
+
+def _record_spans(inputs, room, most, command, max_payload):
+    """Yield ``(start, stop, records)``: the input records of *inputs* (bool (steps, n)) in
+    spans of at most *most* steps and *room* bytes."""
     inputs = np.asarray(inputs, dtype=bool)
     lengths, _ = record_lengths(inputs)
     records = encode_records(inputs)
     ends = np.concatenate([[0], np.cumsum(lengths)])
-    room = max_payload - 4
-    most = max_run_steps(n_neurons, max_payload)
     steps, start = len(inputs), 0
     while start < steps:
         stop = int(np.searchsorted(ends, ends[start] + room, side="right")) - 1
         stop = min(stop, start + most, steps)
         if stop <= start:
             raise ValueError(f"the input record of step {start} ({int(lengths[start])} bytes) "
-                             f"does not fit in a RUN payload of {max_payload} bytes")
-        yield start, stop, run_request(records[ends[start]:ends[stop]], stop - start)
+                             f"does not fit in a {command} payload of {max_payload} bytes")
+        yield start, stop, records[ends[start]:ends[stop]]
         start = stop
+
+
+def split_run_with(inputs, steps, n_neurons, *, spikes, probes=(),
+                   max_payload=spec.MAX_PAYLOAD):
+    """Split *steps* steps into RUN_WITH frames; yield ``(start, stop, payload)`` of each.
+
+    *inputs* is bool (steps, n_inputs), sent as input records (``RunFlags.INPUTS``), or None
+    (no streamed inputs). With *spikes* the replies carry spike records; *probes* is a
+    sequence of (space, addr). Each frame has at most ``spec.max_run_with_steps`` steps and
+    a payload of at most *max_payload* bytes.
+    """
+    flags = spec.RunFlags.SPIKES if spikes else spec.RunFlags(0)
+    most = spec.max_run_with_steps(n_neurons, max_payload, spikes, len(probes))
+    if inputs is None:
+        for start in range(0, steps, most):
+            stop = min(start + most, steps)
+            yield start, stop, run_with_request(stop - start, flags, probes)
+        return
+    flags |= spec.RunFlags.INPUTS
+    room = max_payload - 6 - 4 * len(probes)
+    for start, stop, records in _record_spans(inputs[:steps], room, most, "RUN_WITH",
+                                              max_payload):
+        yield start, stop, run_with_request(stop - start, flags, probes, records)
+
+
+def decode_run_with(data, steps, n_neurons, *, spikes, n_probes):
+    """Return ``(spikes, probes)`` of a RUN_WITH reply's *data*.
+
+    *spikes* is bool (steps, n_neurons), or None without spike records; *probes* int64
+    (steps, n_probes), each value a signed 3-byte READ. Raises :class:`RecordError` if the
+    data does not hold exactly that.
+    """
+    data = bytes(data)
+    per_probe = spec.PROBE_BYTES * n_probes
+    idx, bitmap = spec.index_bytes(n_neurons), spec.bitmap_bytes(n_neurons)
+    records, values, at = [], [], 0
+    for step in range(steps):
+        if spikes:
+            if at >= len(data):
+                raise RecordError("length", step, f"reply ends before step {step}")
+            h = data[at]
+            size = 1 + (bitmap if h == spec.RECORD_BITMAP else h * idx)
+            records.append(data[at:at + size])
+            at += size
+        values.append(data[at:at + per_probe])
+        at += per_probe
+    if at != len(data):
+        raise RecordError("length", steps, f"the reply holds {len(data)} bytes, not {at}")
+    out = decode_records(b"".join(records), steps, n_neurons) if spikes else None
+    probes = decode_values(b"".join(values), spec.PROBE_BYTES).reshape(steps, n_probes) \
+        if n_probes else np.zeros((steps, 0), np.int64)
+    return out, probes

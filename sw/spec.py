@@ -13,6 +13,9 @@ __all__ = [
     "SOFT_SHIFT",
     "WEIGHT_BITS", "WEIGHT_MIN", "WEIGHT_MAX", "REF_BITS", "REF_MAX", "W_EXP_MAX",
     "THETA_MAX", "TH_IMP_MAX", "TH_SHIFT_MAX",
+    "RATE_BITS", "RATE_MAX", "GEN_BITS", "GEN_MAX", "XORSHIFT", "COUNT_BITS", "COUNT_MAX",
+    "INPUT_RANGES", "InputField", "INPUT_FIELD_BYTES", "RunFlags", "MAX_PROBES", "PROBE_BYTES",
+    "PROBE_SPACES", "max_run_with_steps", "MAX_STEPS",
     "NEURON_RANGES", "LEARNING_RANGES", "SETTING_RANGES",
     "Space", "NeuronField", "Setting", "StateField", "Counter", "Control", "Feature",
     "FEATURE_OF_SETTING", "FEATURE_OF_FIELD", "SETTING_POWER_UP", "settings_of", "fields_of", "json_default",
@@ -62,6 +65,26 @@ THETA_MAX = STATE_MAX
 #: Its increment per spike (th_imp) and its decay shift (``theta -= theta >> th_shift``).
 TH_IMP_MAX = (1 << 16) - 1
 TH_SHIFT_MAX = STATE_BITS
+
+# --- On-device stimulus and readout -----------------------------------------------------------
+
+#: An input's generator rate: it fires with probability rate / 2**16 per step.
+RATE_BITS = 16
+RATE_MAX = (1 << RATE_BITS) - 1
+#: An input's generator state g: a nonzero uint32 (xorshift32 never leaves or reaches 0).
+GEN_BITS = 32
+GEN_MAX = (1 << GEN_BITS) - 1
+#: xorshift32's shifts, in order: ``g ^= g << 13; g ^= g >> 17; g ^= g << 5`` (mod 2**32).
+XORSHIFT = (13, 17, 5)
+#: A neuron's spike count: unsigned 16-bit, saturated at COUNT_MAX.
+COUNT_BITS = 16
+COUNT_MAX = (1 << COUNT_BITS) - 1
+
+#: Allowed [low, high] of each per-input field, both ends included.
+INPUT_RANGES = {
+    "rate":      (0, RATE_MAX),
+    "gen_state": (1, GEN_MAX),
+}
 
 #: Allowed [low, high] of each per-neuron field, both ends included: the parameters, and the
 #: adaptive threshold theta (learned state, set by ``load`` and kept by ``reset``).
@@ -123,6 +146,7 @@ class Space(enum.Enum, shape=4):
     STATE     ``(StateField << src_bits) | index``       state value, sign-extended (read only)
     COUNTER   ``Counter``                                32-bit half of a 64-bit counter (read)
     CONTROL   ``Control``                                write: perform the action
+    INPUT     ``(InputField << src_bits) | input``       rate, or generator state (low 32 bits)
     ========  =========================================  ========================================
     """
     WEIGHT  = 0
@@ -132,6 +156,7 @@ class Space(enum.Enum, shape=4):
     STATE   = 4
     COUNTER = 5
     CONTROL = 6
+    INPUT   = 7
 
 
 class NeuronField(enum.Enum, shape=3):
@@ -183,11 +208,15 @@ class Feature(enum.Flag, shape=16):
     X_TAR      = 0x02   # the target pre-trace
     W_EXP_REC  = 0x04   # a separate weight exponent for neuron sources
     SOFT_BOUND = 0x08   # soft bounds on potentiation
+    GENERATORS = 0x10   # an input generator per input: the INPUT space (rate, state)
+    COUNTS     = 0x20   # a spike counter per neuron: StateField.COUNT, ResetFlags.SPIKE_COUNTS
+    RUN_WITH   = 0x40   # the RUN_WITH command: steps without inputs or spike records, probes
 
     @classmethod
     def all(cls):
         """Return every feature."""
-        return cls.THETA | cls.X_TAR | cls.W_EXP_REC | cls.SOFT_BOUND
+        return (cls.THETA | cls.X_TAR | cls.W_EXP_REC | cls.SOFT_BOUND | cls.GENERATORS
+                | cls.COUNTS | cls.RUN_WITH)
 
     def names(self):
         """Return the names of the features set, in bit order (a list; JSON-friendly)."""
@@ -230,6 +259,13 @@ class StateField(enum.Enum, shape=3):
     Y      = 3
     X      = 4
     SPIKED = 5  # s_prev: the neuron spiked in the last step
+    COUNT  = 6  # spikes counted since the counts were cleared (Feature.COUNTS)
+
+
+class InputField(enum.Enum, shape=1):
+    """Per-input field selected in the INPUT space (Feature.GENERATORS)."""
+    RATE = 0
+    GEN  = 1    # the generator state g; values are its low 32 bits (never 0)
 
 
 #: Bytes a value of each field takes on the wire (WRITE and READ ``width``): the fewest that
@@ -239,7 +275,11 @@ NEURON_FIELD_BYTES = {NeuronField.VTH: 3, NeuronField.BIAS: 3, NeuronField.DU: 2
 SETTING_BYTES = 3
 STATE_FIELD_BYTES = {StateField.U: (3, True), StateField.V: (3, True),
                      StateField.REF: (1, False), StateField.Y: (1, False),
-                     StateField.X: (1, False), StateField.SPIKED: (1, False)}
+                     StateField.X: (1, False), StateField.SPIKED: (1, False),
+                     StateField.COUNT: (2, False)}
+#: The wire width of each INPUT field (rate: 3 bytes, as 65535 sign-extends to -1 from 2;
+#: the generator state: its 4 bytes, read back and masked with 0xFFFFFFFF).
+INPUT_FIELD_BYTES = {InputField.RATE: 3, InputField.GEN: 4}
 
 
 class Counter(enum.Enum, shape=3):
@@ -254,12 +294,13 @@ class Control(enum.Enum, shape=2):
     """Action selected by a write in the CONTROL space."""
     RESET          = 0  # u, v, ref, x, y, s_prev to zero; weights and parameters kept
     CLEAR_COUNTERS = 1  # steps and cycles counters to zero
+    CLEAR_COUNTS   = 2  # the spike counts to zero (Feature.COUNTS)
 
 
 # --- The UART link protocol (docs/protocol.md; shared by hw/link.py and the host driver) -----
 
 #: Version reported by IDENTIFY; bumped on any incompatible change of docs/protocol.md.
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 #: Largest frame payload (sequence byte and command/status byte included, CRC excluded); a
 #: device reports its own limit (IDENTIFY's max_payload), a power of two from MIN_PAYLOAD up.
 MAX_PAYLOAD = 1024
@@ -281,6 +322,7 @@ class Command(enum.Enum, shape=8):
     READ     = 0x03
     RESET    = 0x04
     RUN      = 0x05
+    RUN_WITH = 0x06     # RUN choosing what comes in and what comes back (Feature.RUN_WITH)
 
 
 class Status(enum.Enum, shape=8):
@@ -299,6 +341,23 @@ class ResetFlags(enum.Flag, shape=8):
     """Argument of the RESET command."""
     STATE    = 0x01  # u, v, ref, x, y, s_prev to zero
     COUNTERS = 0x02  # steps and cycles counters to zero
+    SPIKE_COUNTS = 0x04  # the spike counts to zero (Feature.COUNTS)
+
+
+class RunFlags(enum.Flag, shape=8):
+    """RUN_WITH's flags: what its frame carries in, and what its reply carries back."""
+    INPUTS = 0x01   # one input record per step follows the probes (else no streamed inputs)
+    SPIKES = 0x02   # the reply holds each step's spike record (before its probe values)
+
+
+#: The most probes a RUN_WITH may name; each is ``space:u8 addr:u24`` in the request and its
+#: value after every step PROBE_BYTES bytes (READ's width 3) in the reply.
+MAX_PROBES = 8
+PROBE_BYTES = 3
+#: The spaces a probe may read: the state, and the neuron fields (theta).
+PROBE_SPACES = (Space.STATE, Space.NEURON)
+#: The most steps of one RUN_WITH (its ``steps:u16``).
+MAX_STEPS = (1 << 16) - 1
 
 
 #: The IDENTIFY reply's data: (field, bytes) in order, little-endian (docs/protocol.md).
@@ -329,6 +388,17 @@ def max_run_steps(n_neurons, max_payload=MAX_PAYLOAD):
     That many spike records always fit the reply, whatever the spikes.
     """
     return (max_payload - 2) // (1 + bitmap_bytes(n_neurons))
+
+
+def max_run_with_steps(n_neurons, max_payload=MAX_PAYLOAD, spikes=True, n_probes=0):
+    """Return the most steps one RUN_WITH may carry.
+
+    Each step's reply bytes are ``b = (1 + ceil(n / 8) if spikes else 0) + 3 · n_probes``:
+    ``(max_payload − 2) // b`` steps always fit; with nothing per step (``b = 0``),
+    MAX_STEPS.
+    """
+    per_step = (1 + bitmap_bytes(n_neurons) if spikes else 0) + PROBE_BYTES * n_probes
+    return MAX_STEPS if per_step == 0 else min(MAX_STEPS, (max_payload - 2) // per_step)
 
 
 def record_bytes(n_members, n_bits):

@@ -23,12 +23,16 @@ def workload_path():
 
 
 def standard_workload(path=None, *, learning=None, input_probability=None, n_neurons=None,
-                      n_inputs=None):
+                      n_inputs=None, rate_form=False):
     """Return ``(net, inputs, spec)`` built by the recipe in standard.json.
 
     *learning*, *input_probability*, *n_neurons* and *n_inputs* override the file's values for
     the variants the benchmarks sweep (STDP off, other activities, other sizes, the geometries
     of smaller boards); the recipe's order of random draws is kept.
+
+    With *rate_form* the network is the file's ``rate_form``: every input's generator at its
+    ``rate``, the generator states drawn from the seed as ``Network(..., seed=seed)`` draws
+    them; *inputs* are still returned, for comparison, but the rate form streams none.
     """
     spec = json.loads(Path(path or workload_path()).read_text())
     n_inputs = n_inputs or spec["n_inputs"]
@@ -46,5 +50,8 @@ def standard_workload(path=None, *, learning=None, input_probability=None, n_neu
         setattr(net.learning, name, value)
     if learning is not None:
         net.learning.enabled = learning
+    if rate_form:
+        net.rate[:] = spec["rate_form"]["rate"]
+        net.gen_state = np.random.default_rng(spec["seed"]).integers(1, 2**32, n_inputs)
     assert spec["plastic"] == "all synapses"   # the Network default
     return net, inputs, spec

@@ -6,9 +6,12 @@ well-formed requests whose seq is the one the device expects next; the rest are
 retransmissions, out-of-order seqs, IDENTIFYs that restart the sequence, and frame-level
 errors (bad CRC, bad COBS, too short, too long). Commands take addresses at and past the edges
 of every space, widths and counts at and past their limits, values at and past every field's
-range (``spec.NEURON_RANGES``, ``spec.SETTING_RANGES``, the weights'), and RUN records sparse
-and bitmap, with duplicates, indices ≥ n, padding bits, and bytes missing or left over. The
-addresses of the features a device lacks (``spec.Feature``) are among the bad ones.
+range (``spec.NEURON_RANGES``, ``spec.SETTING_RANGES``, ``spec.INPUT_RANGES``, the weights'),
+RUN records sparse and bitmap, with duplicates, indices ≥ n, padding bits, and bytes missing or
+left over, and RUN_WITHs with and without input records and spike records, with 0 … 9 probes,
+good and bad, and steps at and past their limit. The addresses of the features a device lacks
+(``spec.Feature``) are among the bad ones; on a device without ``Feature.RUN_WITH`` the
+RUN_WITHs are unknown commands.
 """
 
 from typing import NamedTuple
@@ -16,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from spikecore import protocol, spec
-from spikecore.spec import (Command, Counter, Feature, NeuronField, Setting, Space, StateField,
-                            Status, neuron_bits, src_bits)
+from spikecore.spec import (Command, Counter, Feature, InputField, NeuronField, ResetFlags,
+                            RunFlags, Setting, Space, StateField, Status, neuron_bits, src_bits)
 
 __all__ = ["FrameFuzzer", "Unit", "readback_payloads", "load_payloads", "touches_cycles",
            "SETTING_RANGES", "FIELD_RANGES"]
@@ -28,7 +31,10 @@ _ADDR_MASK = (1 << spec.ADDR_BITS) - 1
 SETTING_RANGES = spec.SETTING_RANGES
 #: [low, high] of each NEURON field, in NeuronField order.
 FIELD_RANGES = [spec.NEURON_RANGES[f.name.lower()] for f in NeuronField]
-_NEURON_STATE = [StateField.U, StateField.V, StateField.REF, StateField.Y, StateField.SPIKED]
+_NEURON_STATE = [StateField.U, StateField.V, StateField.REF, StateField.Y, StateField.SPIKED,
+                 StateField.COUNT]
+#: [low, high] of each INPUT field, in InputField order.
+INPUT_RANGES = [spec.INPUT_RANGES[name] for name in ("rate", "gen_state")]
 
 
 def code(value):
@@ -82,6 +88,10 @@ class FrameFuzzer:
         self.features = features
         self.settings = spec.settings_of(features)
         self.fields = spec.fields_of(features)
+        #: The STATE fields indexed by neuron, the INPUT fields, that the device has.
+        self.neuron_state = [f for f in _NEURON_STATE
+                             if f is not StateField.COUNT or features & Feature.COUNTS]
+        self.input_fields = list(InputField) if features & Feature.GENERATORS else []
         self.n_inputs, self.n_neurons = n_inputs, n_neurons
         self.S = n_inputs + n_neurons
         self.nb, self.sb = neuron_bits(n_neurons), src_bits(n_inputs, n_neurons)
@@ -129,7 +139,8 @@ class FrameFuzzer:
         Never a READ that would return the cycle counter, which only the gateware counts.
         """
         kind = self._pick([
-            (self.write, 30), (self.read, 18), (self.run, 16), (self.reset, 5),
+            (self.write, 30), (self.read, 18), (self.run, 16), (self.run_with, 12),
+            (self.reset, 5),
             (self.identify, 3), (self.w_bounds, 4), (self.load_block, 6),
             (self.retransmit, 3), (self.unknown, 2), (self.random_payload, 2),
             (self.bad_crc, 4), (self.bad_cobs, 3), (self.too_short, 2), (self.too_long, 1),
@@ -166,18 +177,19 @@ class FrameFuzzer:
         return self._request("IDENTIFY" + extra, body, seq)
 
     def reset(self):
-        flags = self._pick([(0, 2), (1, 4), (2, 3), (3, 4), (4, 1), (0x80, 1), (0xFF, 1),
+        flags = self._pick([(0, 2), (1, 4), (2, 3), (3, 4), (4, 2), (5, 1), (6, 1), (7, 2),
+                            (8, 1), (0x84, 1), (0x80, 1), (0xFF, 1),
                             (self.rng.randrange(256), 2)])
         body, extra = self._tweak_length(bytes([Command.RESET.value, flags]), 1)
         return self._request(f"RESET {flags:#x}{extra}", body)
 
     def unknown(self):
-        command = self.rng.choice([0, 6, 7, 0x7F, 0x80, 0xFF, self.rng.randrange(6, 256)])
+        command = self.rng.choice([0, 7, 8, 0x7F, 0x80, 0xFF, self.rng.randrange(7, 256)])
         args = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(0, 12)))
         return self._request(f"command {command:#x}", bytes([command]) + args)
 
     def random_payload(self):
-        body = bytes([self.rng.randint(1, 5)]) + bytes(
+        body = bytes([self.rng.randint(1, 6)]) + bytes(
             self.rng.randrange(256) for _ in range(self.rng.randint(0, 40)))
         return self._request("random arguments", body)
 
@@ -193,7 +205,7 @@ class FrameFuzzer:
         return self._pick([(Space.WEIGHT, 6), (Space.NEURON, 6), (Space.SETTING, 6),
                            (Space.MASK, 4), (Space.STATE, 1 if write else 6),
                            (Space.COUNTER, 1 if write else 3), (Space.CONTROL, 1),
-                           (self.rng.choice([7, 8, 15, 0xFF]), 1)])
+                           (Space.INPUT, 4), (self.rng.choice([8, 15, 0x17, 0xFF]), 1)])
 
     def _index(self, n, bits):
         """Index of 0 … n − 1, sometimes at or past n (below 2 ** bits)."""
@@ -229,6 +241,10 @@ class FrameFuzzer:
         if space == Space.COUNTER:
             return self._pick([(r.randrange(len(Counter)), 6), (len(Counter), 1),
                                (_ADDR_MASK, 1)])
+        if space == Space.INPUT:
+            field = self._pick([(InputField.RATE.value, 6), (InputField.GEN.value, 6),
+                                (len(InputField), 1), (7, 1)])
+            return (field << sb) | self._index(self.n_inputs, sb)
         return self._pick([(0, 3), (r.randrange(4), 2), (r.randrange(1 << 24), 1)])
 
     def room(self, space, addr, write):
@@ -258,7 +274,12 @@ class FrameFuzzer:
             field, index = addr >> sb, addr & ((1 << sb) - 1)
             if field == StateField.X.value:
                 return max(0, S - index)
-            return max(0, N - index) if field in [f.value for f in _NEURON_STATE] else 0
+            return max(0, N - index) if field in [f.value for f in self.neuron_state] else 0
+        if space == Space.INPUT:
+            n, hi, j = self.n_inputs, addr >> sb, addr & ((1 << sb) - 1)
+            if j >= n or hi >= len(self.input_fields):
+                return 0
+            return len(self.input_fields) * n - (hi * n + j)
         if space == Space.COUNTER and not write:
             return max(0, len(Counter) - addr)
         return 0
@@ -285,6 +306,10 @@ class FrameFuzzer:
         if space == Space.SETTING:
             a = (addr + k) & _ADDR_MASK
             return SETTING_RANGES[Setting(a)] if a < len(Setting) else (0, 0)
+        if space == Space.INPUT:
+            n, sb = self.n_inputs, self.sb
+            flat = (addr >> sb) * n + (addr & ((1 << sb) - 1)) + k
+            return INPUT_RANGES[min(flat // n, len(INPUT_RANGES) - 1)]
         return 0, 1
 
     def _good_value(self, low, high):
@@ -370,7 +395,8 @@ class FrameFuzzer:
     def load_block(self):
         """A WRITE of a whole row, field or space, valid, to keep the state lively."""
         r, N, nb = self.rng, self.n_neurons, self.nb
-        choice = r.choice(["weights", "weights", "neuron", "settings", "masks"])
+        choice = r.choice(["weights", "weights", "neuron", "settings", "masks"]
+                          + ["inputs"] * bool(self.input_fields))
         if choice == "weights":       # as many sources' rows as fit
             rows = min(self.S, (self.max_payload - protocol.HEADER_BYTES) // N)
             first = r.randrange(self.S - rows + 1)
@@ -396,6 +422,18 @@ class FrameFuzzer:
                       for s in list(Setting)[:self.room(Space.SETTING, 0, True)]]
             return self._write_block(Space.SETTING, 0, values, spec.SETTING_BYTES,
                                      "all settings")
+        if choice == "inputs":         # every rate, or every generator state
+            n = self.n_inputs
+            if r.random() < 0.6:
+                values = [self._pick([(0, 3), (spec.RATE_MAX, 1), (r.randint(1, 8000), 4),
+                                      (r.randint(0, spec.RATE_MAX), 2)]) for _ in range(n)]
+                return self._write_block(Space.INPUT, InputField.RATE.value << self.sb, values,
+                                         spec.INPUT_FIELD_BYTES[InputField.RATE], "all rates")
+            values = [self._pick([(1, 1), (spec.GEN_MAX, 1), (1 << 31, 1),
+                                  (r.randint(1, spec.GEN_MAX), 6)]) for _ in range(n)]
+            return self._write_block(Space.INPUT, InputField.GEN.value << self.sb, values,
+                                     spec.INPUT_FIELD_BYTES[InputField.GEN],
+                                     "all generator states")
         values = [int(r.random() < 0.7) for _ in range(self.S)]
         if r.random() < 0.5:
             return self._write_block(Space.MASK, 0, values, 1, "plastic_src")
@@ -461,10 +499,79 @@ class FrameFuzzer:
         what = f"RUN {steps} steps" + (f" bad record {bad_at}" if bad_at is not None else "")
         return self._request(what + extra, body)
 
+    # --- RUN_WITH ---
+
+    def _probe(self, bad):
+        """Return a probe (space, addr): one a READ could read in STATE or NEURON, or not."""
+        r, sb, nb = self.rng, self.sb, self.nb
+        if not bad:
+            if r.random() < 0.6:
+                field = r.choice(self.neuron_state + [StateField.X])
+                n = self.S if field == StateField.X else self.n_neurons
+                return Space.STATE.value, field.value << sb | self._index(n, sb) % n
+            field = r.choice(self.fields)
+            return Space.NEURON.value, field.value << nb | r.randrange(self.n_neurons)
+        kind = r.choice(["space", "space", "address", "address", "feature"])
+        if kind == "space":
+            space = r.choice([Space.WEIGHT, Space.SETTING, Space.MASK, Space.COUNTER,
+                              Space.CONTROL, Space.INPUT, 8, 0x14, 0xFF])
+            return code(space), self._address(space) if isinstance(space, Space) else 0
+        if kind == "feature":
+            absent = [f for f in NeuronField if f not in self.fields]
+            if StateField.COUNT not in self.neuron_state:
+                return Space.STATE.value, StateField.COUNT.value << sb | r.randrange(
+                    self.n_neurons)
+            if absent:
+                return Space.NEURON.value, r.choice(absent).value << nb
+        space = r.choice([Space.STATE, Space.NEURON])
+        for _ in range(100):
+            addr = self._address(space)
+            if not self.room(space, addr, False) or (
+                    space == Space.NEURON and addr >> nb not in [f.value for f in self.fields]):
+                return space.value, addr
+        return space.value, _ADDR_MASK
+
+    def run_with(self):
+        r = self.rng
+        flags = self._pick([(0, 3), (RunFlags.INPUTS.value, 3), (RunFlags.SPIKES.value, 3),
+                            ((RunFlags.INPUTS | RunFlags.SPIKES).value, 3),
+                            (r.choice([4, 0x80, 0xFC]) | r.randrange(4), 0.5)])
+        inputs, spikes = bool(flags & RunFlags.INPUTS.value), bool(flags & RunFlags.SPIKES.value)
+        n_probes = self._pick([(0, 3), (r.randint(1, 3), 6), (spec.MAX_PROBES, 1),
+                               (spec.MAX_PROBES + 1, 0.3)])
+        bad_probe = r.randrange(n_probes) if n_probes and r.random() < 0.12 else None
+        probes = [self._probe(k == bad_probe) for k in range(n_probes)]
+        most = spec.max_run_with_steps(self.n_neurons, self.max_payload, spikes, n_probes)
+        # With nothing per step, up to 65,535 steps run: too slow for the emulator (0.4 ms a
+        # step), so those frames stop at 300 (they are not the edge: their header is).
+        slow = most == spec.MAX_STEPS and not inputs
+        steps = self._pick([(r.randint(1, 8), 14), (r.randint(1, min(most, 300)), 2),
+                            (300 if slow else most, 1), (0, 1),
+                            (min(most + 1, spec.MAX_STEPS), 0 if slow else 1),
+                            (spec.MAX_STEPS, 0 if slow else 0.5)])
+        head = bytes([Command.RUN_WITH.value]) + u(steps, 2) + bytes([flags, n_probes]) \
+            + b"".join(bytes([space]) + u(addr, 3) for space, addr in probes)
+        data, bad_at = b"", None
+        if inputs:
+            n_records = min(steps, self.max_payload)
+            bad_at = r.randrange(n_records) if n_records and r.random() < 0.12 else None
+            records = [self._record(k == bad_at) for k in range(n_records)]
+            data = b"".join(records)
+            room = self.max_payload - 2 - len(head)
+            if len(data) > room:             # long runs: short records, one frame
+                data = b"".join(rec if len(rec) <= 2 else b"\x00" for rec in records)
+                data = data[:room]
+        body, extra = self._tweak_length(head + data, 5)
+        what = (f"RUN_WITH {steps} steps flags {flags:#x} probes {probes}"
+                + (f" bad probe {bad_probe}" if bad_probe is not None else "")
+                + (f" bad record {bad_at}" if bad_at is not None else ""))
+        return self._request(what + extra, body)
+
     # --- frame-level errors ---
 
     def _any_request(self):
-        return self._pick([(self.write, 3), (self.read, 2), (self.run, 2), (self.reset, 1)])()
+        return self._pick([(self.write, 3), (self.read, 2), (self.run, 2), (self.run_with, 2),
+                           (self.reset, 1)])()
 
     def bad_crc(self):
         unit = self._any_request()
@@ -510,7 +617,7 @@ def readback_payloads(fuzzer, *, seq):
     """Return payloads (seqs from *seq*) that read the complete state of the device.
 
     Weights, every neuron field, every setting, both masks, every state field, the step
-    counter (the cycle counter is the gateware's alone).
+    counter (the cycle counter is the gateware's alone), every rate and generator state.
     """
     f, N, S, sb, nb = fuzzer, fuzzer.n_neurons, fuzzer.S, fuzzer.sb, fuzzer.nb
     rows = (f.max_payload - 2) // N
@@ -520,7 +627,8 @@ def readback_payloads(fuzzer, *, seq):
     blocks += [(Space.MASK, 0, S, 1), (Space.MASK, 1 << sb, N, 1),
                (Space.COUNTER, Counter.STEPS_LO.value, 2, 4)]
     blocks += [(Space.STATE, field.value << sb, S if field == StateField.X else N, 4)
-               for field in StateField]
+               for field in StateField if field in f.neuron_state + [StateField.X]]
+    blocks += [(Space.INPUT, field.value << sb, f.n_inputs, 4) for field in f.input_fields]
     out = []
     for k, (space, addr, count, width) in enumerate(blocks):
         width = min(width, (f.max_payload - 2) // count)      # narrower if it must fit
@@ -553,7 +661,8 @@ def touches_cycles(payload):
 
 
 def load_payloads(fuzzer, net, *, seq):
-    """Return payloads (seqs from *seq*) that load *net* and reset state and counters."""
+    """Return payloads (seqs from *seq*) that load *net* and reset state, counters and (with
+    ``COUNTS``) the spike counts; the generators' rates and states with ``GENERATORS``."""
     f, N = fuzzer, fuzzer.n_neurons
     per_frame = (f.max_payload - protocol.HEADER_BYTES) // N * N
     weights = np.asarray(net.weights, dtype=np.int64).ravel()
@@ -569,8 +678,13 @@ def load_payloads(fuzzer, net, *, seq):
                for run in _runs(f.settings)]
     blocks += [(Space.MASK, 0, np.asarray(net.plastic_src, dtype=np.int64), 1),
                (Space.MASK, 1 << f.sb, np.asarray(net.plastic_dst, dtype=np.int64), 1)]
+    values = {InputField.RATE: net.rate, InputField.GEN: net.gen_state}
+    blocks += [(Space.INPUT, field.value << f.sb, np.asarray(values[field], dtype=np.int64),
+                spec.INPUT_FIELD_BYTES[field]) for field in f.input_fields]
     out = [protocol.write_request(space, addr, values, width, seq=(seq + k) & 0xFF)
            for k, (space, addr, values, width) in enumerate(blocks)]
-    out.append(protocol.reset_request(spec.ResetFlags.STATE | spec.ResetFlags.COUNTERS,
-                                      seq=(seq + len(out)) & 0xFF))
+    flags = ResetFlags.STATE | ResetFlags.COUNTERS
+    if f.features & Feature.COUNTS:
+        flags |= ResetFlags.SPIKE_COUNTS
+    out.append(protocol.reset_request(flags, seq=(seq + len(out)) & 0xFF))
     return out

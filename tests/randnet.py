@@ -6,7 +6,7 @@ import spikecore
 from spikecore import spec
 
 
-def random_network(n_inputs, n_neurons, seed, *, learning=True, v2=True):
+def random_network(n_inputs, n_neurons, seed, *, learning=True, v2=True, stimulus=False):
     """Return a random network that spikes and (with *learning*) changes its weights.
 
     Parameters cover the interesting corners: negative weights, strong recurrence, every
@@ -17,6 +17,10 @@ def random_network(n_inputs, n_neurons, seed, *, learning=True, v2=True):
     (often small), th_shift (1 … 24, both ends included) and soft_bound. They come from a
     stream of their own, ``default_rng([seed, 2])``, so the rest of a seed's network is the
     same with or without *v2* (and the same as before v2 existed).
+
+    With *stimulus* the input generators' rates and states are drawn too (docs/model.md,
+    "Input generators and spike counts"): rates 0, 65535, small, about 0.1 and anywhere, and
+    states at the edges (1, 2**32 − 1, 2**31) or anywhere, from ``default_rng([seed, 3])``.
     """
     rng = np.random.default_rng(seed)
     net = spikecore.Network(n_inputs, n_neurons, seed=None)
@@ -39,7 +43,18 @@ def random_network(n_inputs, n_neurons, seed, *, learning=True, v2=True):
     net.plastic_dst[:] = rng.random(n_neurons) < 0.8
     if v2:
         _draw_v2(net, np.random.default_rng([seed, 2]))
+    if stimulus:
+        _draw_stimulus(net, np.random.default_rng([seed, 3]))
     return net
+
+
+def _draw_stimulus(net, rng):
+    """Draw the generators' rates and states of *net* from *rng*."""
+    n = net.n_inputs
+    net.rate[:] = rng.choice([0, spec.RATE_MAX, int(rng.integers(1, 100)), 6554,
+                              int(rng.integers(0, spec.RATE_MAX + 1))], n)
+    edges = rng.choice([1, spec.GEN_MAX, 1 << 31], n)
+    net.gen_state[:] = np.where(rng.random(n) < 0.3, edges, rng.integers(1, 1 << 32, n))
 
 
 def _draw_v2(net, rng):

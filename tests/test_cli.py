@@ -47,3 +47,22 @@ def test_demo_on_the_model_learns(tmp_path, capsys):
 def test_info_on_the_model(capsys):
     assert main(["info", "model://"]) == 0
     assert '"backend": "model"' in capsys.readouterr().out
+
+
+def test_run_on_the_generators_saves_counts(tmp_path, capsys):
+    net = random_network(4, 6, seed=6, stimulus=True)
+    net.save(tmp_path / "net.npz")
+    status = main(["run", "model://", str(tmp_path / "net.npz"), "--steps", "50", "--counts",
+                   "-o", str(tmp_path / "counts.npy")])
+    assert status == 0
+    with spikecore.connect("model://") as core:
+        core.load(net)
+        assert np.array_equal(np.load(tmp_path / "counts.npy"), core.run(steps=50).sum(axis=0))
+    assert "50 steps" in capsys.readouterr().out
+
+
+def test_run_needs_inputs_or_steps(tmp_path, capsys):
+    spikecore.Network(4, 6).save(tmp_path / "net.npz")
+    status = main(["run", "model://", str(tmp_path / "net.npz"), "-o", str(tmp_path / "o.npy")])
+    assert status == 2
+    assert "run takes an inputs file or --steps N, not neither" in capsys.readouterr().err

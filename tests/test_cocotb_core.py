@@ -13,7 +13,8 @@ pytestmark = pytest.mark.cocotb
 ALL, NONE = Feature.all(), Feature(0)
 
 #: (n_inputs, n_neurons, lanes, weight_ports, neuron_latency, features, steps per seed, seeds,
-#: steps with random backpressure). Random networks use model v2's fields with every feature.
+#: steps with random backpressure). Random networks use model v2's fields with every feature,
+#: and with it the input generators (rates and states written through INPUT) and the counts.
 GEOMETRIES = [
     (4, 8, 1, 2, 6, ALL, 300, [1, 2, 5], 40),
     (8, 16, 4, 2, 6, ALL, 300, [11, 12, 13, 14], 40),

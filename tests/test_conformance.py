@@ -26,7 +26,7 @@ from spikecore.driver import DeviceError, open_device
 from spikecore.emulator import DeviceEmulator, EmulatorTransport
 from spikecore.spec import Feature
 
-STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes", "theta")
+STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes", "theta", "gen_state")
 
 #: Backend name -> (geometry, steps per case). rtl:// simulates a few thousand cycles a second.
 #: The emulator also runs at geometries whose indices take two bytes (inputs, then neurons).
@@ -109,7 +109,7 @@ def test_bit_exact_in_chunks_then_reset(backend, learning, p):
         model.reset()
         assert_same(core, model, f"{name} after reset: ")
         assert not any(np.any(getattr(core.read_state(), k)) for k in STATE_FIELDS
-                       if k != "theta"), "reset keeps theta only"
+                       if k not in ("theta", "gen_state")), "reset keeps theta and gen_state only"
         more = random_inputs(max(3, steps // 5), n_in, seed + 1, p=0.3)
         assert_same_spikes(core.run(more), model.run(more), f"{name} after reset")
         assert_same(core, model, f"{name} at the end: ")
@@ -218,6 +218,32 @@ def bad_calls(n_in, n):
         ("set_learning w_min above the current w_max",
          lambda core: core.set_learning(a_plus=1, w_min=127),
          ValueError, r"learning.w_min = 127 is above learning.w_max = "),
+        # Stimulus and readout.
+        ("run no steps", lambda core: core.run(),
+         TypeError, r"run\(\) needs inputs, or steps= for steps with no streamed inputs"),
+        ("run -1 steps", lambda core: core.run(steps=-1),
+         ValueError, r"steps must be an integer >= 0, not -1"),
+        ("run inputs and steps", lambda core: core.run(np.zeros((2, n_in), bool), steps=2),
+         TypeError, r"run\(\) takes inputs or steps=, not both"),
+        ("record volts", lambda core: core.run(steps=2, record="volts"),
+         ValueError, r"record must be 'spikes', 'counts', both or None, not 'volts'"),
+        ("probe an unknown field", lambda core: core.run(steps=2, probes={"w": [0]}),
+         ValueError, r"probes: unknown field 'w'; the fields are u, v, ref, y, x, theta"),
+        ("probe a neuron past the last", lambda core: core.run(steps=2, probes={"v": [n]}),
+         ValueError, rf"probes\['v'\] = {n} is outside the allowed range \[0, {n - 1}\]"),
+        ("nine probes", lambda core: core.run(steps=2, probes={"v": [0] * 5, "u": [0] * 4}),
+         ValueError, r"probes: at most 8 in all, not 9"),
+        ("a rate of 65536", lambda core: core.set_rates(65536),
+         ValueError, r"rate = 65536 is outside the allowed range \[0, 65535\]"),
+        ("rates of the wrong shape", lambda core: core.set_rates(np.zeros(n_in + 1, int)),
+         ValueError, rf"rate must be a scalar or have shape \({n_in},\), not \({n_in + 1},\)"),
+        ("a generator state of 0", lambda core: core.set_rates(7, gen_state=np.zeros(n_in, int)),
+         ValueError, r"gen_state = 0 is outside the allowed range \[1, 4294967295\]"),
+        ("present rates of the wrong width",
+         lambda core: core.present(np.zeros((2, n_in + 1), int), 5),
+         ValueError, rf"rates must have shape \(samples, {n_in}\), not \(2, {n_in + 1}\)"),
+        ("present for 0 steps", lambda core: core.present(np.zeros((2, n_in), int), 0),
+         ValueError, r"steps must be a positive integer, not 0"),
     ]
 
 
@@ -249,6 +275,40 @@ def test_bad_input_is_refused_alike_and_changes_nothing(backend):
         more = random_inputs(min(steps_per_case, 60), n_in, seed=14, p=0.4)
         assert_same_spikes(core.run(more), model.run(more), f"{name} after the bad calls")
         assert_same(core, model, f"{name} after the bad calls: ")
+
+
+# --- Stimulus and readout ---------------------------------------------------------------------
+
+def test_generators_counts_and_probes_are_the_models(backend):
+    """Random rates and generator states (at the edges too): streamed and generated inputs,
+    steps with none, spike counts, probes, rates changed at run time and a presentation give
+    the model's spikes, counts, probe values and state, bit for bit."""
+    name, core, (n_in, n), steps = backend
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    net = random_network(n_in, n, seed, stimulus=True)
+    k = min(steps, 60)
+    probes = {"v": [0, n - 1], "u": [n // 2], "x": [n_in], "theta": [n - 1]}
+    rates = np.random.default_rng(seed).integers(0, 20000, (3, n_in))
+    with spikecore.connect("model://") as model:
+        for c in (core, model):
+            c.load(net)
+        inputs = random_inputs(k, n_in, seed, p=0.1)
+        assert_same_spikes(core.run(inputs), model.run(inputs), f"{name}, streamed + generated")
+        got = core.run(steps=k, record=("spikes", "counts"), probes=probes)
+        want = model.run(steps=k, record=("spikes", "counts"), probes=probes)
+        assert_same_spikes(got.spikes, want.spikes, f"{name}, generated only")
+        assert np.array_equal(got.counts, want.counts), f"{name}: counts differ"
+        for field in probes:
+            assert np.array_equal(got.probes[field], want.probes[field]), f"{name}: {field}"
+        for c in (core, model):
+            c.set_rates(rates[0])
+        assert np.array_equal(core.run(steps=k, record="counts"),
+                              model.run(steps=k, record="counts")), f"{name}: counts"
+        assert_same(core, model, f"{name} after set_rates: ")
+        assert np.array_equal(core.present(rates, max(2, k // 3)),
+                              model.present(rates, max(2, k // 3))), f"{name}: present()"
+        assert_same(core, model, f"{name} at the end: ")
 
 
 # --- Run-time calls --------------------------------------------------------------------------

@@ -51,12 +51,14 @@ def test_a_reduced_run_learns_and_depends_on_the_seed():
     json.dumps(a)                                       # the record is JSON-ready
 
 
-def test_batched_readout_and_the_plain_model_give_the_same_run():
-    batched = run_digits(REDUCED, seed=1)
-    per_image = run_digits({**REDUCED, "batched": False}, seed=1)
+@pytest.mark.parametrize("stimulus", ["device", "host"])
+def test_batched_readout_and_the_plain_model_give_the_same_run(stimulus):
+    config = {**REDUCED, "stimulus": stimulus}
+    batched = run_digits(config, seed=1)
+    per_image = run_digits({**config, "batched": False}, seed=1)
     assert batched["batched_readout"] and not per_image["batched_readout"]
     with spikecore.connect("model://") as core:         # Model, not FastModel
-        plain = run_digits({**REDUCED, "batched": False}, seed=1, core=core)
+        plain = run_digits({**config, "batched": False}, seed=1, core=core)
     assert same(batched, per_image) and same(batched, plain)
 
 

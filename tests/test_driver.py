@@ -25,7 +25,8 @@ from spikecore import protocol, spec
 from spikecore.driver import DeviceError, LinkError, open_device
 from spikecore.emulator import DeviceEmulator, EmulatorTransport
 from spikecore.protocol import FrameDecoder, encode_frame, parse_reply
-from spikecore.spec import Command, Counter, NeuronField, Setting, Space, StateField, Status
+from spikecore.spec import (Command, Counter, InputField, NeuronField, ResetFlags, RunFlags, Setting,
+                           Space, StateField, Status)
 
 STATE_FIELDS = ("u", "v", "ref", "x", "y", "spikes", "theta")
 
@@ -256,10 +257,10 @@ def test_write_statuses(space, addr, values, width, status, position):
     assert raw.write(space, addr, values, width) == (status, position)
 
 
-def test_write_to_space_7_and_bad_lengths():
+def test_write_to_space_8_and_bad_lengths():
     raw = Raw()
     for payload, status in [
-            (header(Command.WRITE, 7, 0, 0, 0, 1, 0, 1, 0), (BAD_ADDRESS, 0)),
+            (header(Command.WRITE, 8, 0, 0, 0, 1, 0, 1, 0), (BAD_ADDRESS, 0)),
             (header(Command.WRITE, 0, 0, 0, 0, 0, 0, 1), (BAD_LENGTH, b"")),     # count 0
             (header(Command.WRITE, 0, 0, 0, 0, 1, 0, 0), (BAD_LENGTH, b"")),     # width 0
             (header(Command.WRITE, 0, 0, 0, 0, 1, 0, 5, 0, 0, 0, 0, 0), (BAD_LENGTH, b"")),
@@ -470,7 +471,7 @@ def test_write_wraps_and_read_back_truncated():
     (Space.STATE, (StateField.X.value << SB) | 16, 1, 1, (OK, b"\0")),
     (Space.STATE, (StateField.X.value << SB) | 16, 2, 1, (BAD_ADDRESS, 1)),
     (Space.STATE, (StateField.U.value << SB) | 12, 1, 1, (BAD_ADDRESS, 0)),
-    (Space.STATE, 6 << SB, 1, 1, (BAD_ADDRESS, 0)),
+    (Space.STATE, 7 << SB, 1, 1, (BAD_ADDRESS, 0)),
     (Space.COUNTER, Counter.CYCLES_HI.value, 2, 4, (BAD_ADDRESS, 1)),
     (Space.CONTROL, 0, 1, 1, (BAD_ADDRESS, 0)),
     (Space.WEIGHT, 0, 512, 2, (BAD_LENGTH, b"")),         # 2 + 1024 > MAX_PAYLOAD
@@ -493,7 +494,7 @@ def test_reset_statuses():
     m = raw.emu.model
     m.u[:], m.steps = 9, 5
     assert raw.next(header(Command.RESET, 1, 0)) == (BAD_LENGTH, b"")
-    assert raw.next(header(Command.RESET, 4)) == (BAD_VALUE, 0)
+    assert raw.next(header(Command.RESET, 8)) == (BAD_VALUE, 0)
     assert raw.next(header(Command.RESET, 0)) == (OK, b"")
     assert m.u[0] == 9 and m.steps == 5
     assert raw.next(header(Command.RESET, 1)) == (OK, b"")
@@ -554,9 +555,9 @@ def test_run_duplicate_indices_count_once():
 def test_unknown_command_is_executed_and_remembered():
     raw = Raw()
     assert raw.next(header(0x00)) == (Status.UNKNOWN_COMMAND, b"")
-    again = raw.ask(bytes([raw.seq, 0x06]))
+    again = raw.ask(bytes([raw.seq, 0x07]))
     assert (again.seq, again.status, again.data) == (raw.seq, Status.UNKNOWN_COMMAND, b"")
-    assert raw.next(header(0x06)) == (Status.UNKNOWN_COMMAND, b"")
+    assert raw.next(header(0x07)) == (Status.UNKNOWN_COMMAND, b"")
 
 
 def test_sequence_rules():
@@ -1062,3 +1063,121 @@ def test_link_efficiency_of_a_full_weight_upload():
         assert payload / wire >= 0.90 and weights / wire >= 0.90
         assert seconds <= 0.5
         assert np.array_equal(emu.model.W, net.weights)
+
+
+# --- Protocol version 4: the INPUT space, spike counts, RUN_WITH (docs/protocol.md) ---------
+
+def gen_addr(field, j):
+    return (field.value << SB) | j
+
+
+def test_input_space_writes_reads_and_checks():
+    raw = Raw()
+    m = raw.emu.model
+    assert m.gen.tolist() == [1, 2, 3, 4, 5] and not m.rate.any(), "power-up"
+    assert raw.write(Space.INPUT, gen_addr(InputField.RATE, 3), [65535, 7], 3) == (OK, b"")
+    assert m.rate.tolist() == [0, 0, 0, 65535, 7]
+    # The block wraps from the last input's rate to input 0's state.
+    assert raw.write(Space.INPUT, gen_addr(InputField.RATE, 4), [9, 0xFFFFFFFF], 4) == (OK, b"")
+    assert m.rate[4] == 9 and m.gen[0] == 0xFFFFFFFF
+    assert raw.read(Space.INPUT, gen_addr(InputField.GEN, 0), 2, 4) == \
+        (OK, b"\xff\xff\xff\xff\x02\x00\x00\x00")
+    # The state's low 32 bits must not be 0; a rate is at most 65535; nothing applies.
+    assert raw.write(Space.INPUT, gen_addr(InputField.GEN, 1), [5, 0], 4) == (BAD_VALUE, 1)
+    assert raw.write(Space.INPUT, gen_addr(InputField.RATE, 0), [1, 65536], 3) == (BAD_VALUE, 1)
+    assert m.gen[1] == 2 and m.rate[0] == 0
+    assert raw.write(Space.INPUT, gen_addr(InputField.GEN, 4), [5, 5], 4) == (BAD_ADDRESS, 1)
+    assert raw.read(Space.INPUT, gen_addr(InputField.RATE, N_IN), 1, 3) == (BAD_ADDRESS, 0)
+
+
+def test_counts_are_read_and_cleared():
+    raw = Raw()
+    raw.emu.model.count[:] = np.arange(N_N) * 1000
+    status, data = raw.read(Space.STATE, (StateField.COUNT.value << SB) | 10, 2, 2)
+    assert (status, protocol.decode_values(data, 2, signed=False).tolist()) == \
+        (OK, [10000, 11000])
+    assert raw.next(header(Command.RESET, ResetFlags.STATE.value)) == (OK, b"")
+    assert raw.emu.model.count[11] == 11000, "RESET STATE keeps the counts"
+    assert raw.next(header(Command.RESET, ResetFlags.SPIKE_COUNTS.value)) == (OK, b"")
+    assert not raw.emu.model.count.any()
+
+
+@pytest.mark.parametrize("missing", [spec.Feature.GENERATORS, spec.Feature.COUNTS])
+def test_a_device_without_generators_or_counts_has_no_address_there(missing):
+    raw = Raw(spec.Feature.all() & ~missing)
+    if missing is spec.Feature.GENERATORS:
+        assert raw.write(Space.INPUT, 0, [1], 3) == (BAD_ADDRESS, 0)
+        assert raw.read(Space.INPUT, gen_addr(InputField.GEN, 0), 1, 4) == (BAD_ADDRESS, 0)
+    else:
+        assert raw.read(Space.STATE, StateField.COUNT.value << SB, 1, 2) == (BAD_ADDRESS, 0)
+        assert raw.next(header(Command.RESET, ResetFlags.SPIKE_COUNTS.value)) == (BAD_VALUE, 0)
+
+
+def run_with(steps, flags, probes=(), records=b""):
+    return protocol.run_with_request(steps, flags, probes, records)
+
+
+def test_run_with_probes_and_no_spike_records():
+    raw = Raw()
+    m = raw.emu.model
+    m.bias[:] = 100
+    m.vth[:] = spec.STATE_MAX
+    m.dv[:] = 0
+    v_addr = (StateField.V.value << SB) | 2
+    # 3 steps, no inputs, no spike records, one probe: 3 bytes a step. v grows by 100.
+    status, data = raw.next(run_with(3, 0, [(Space.STATE, v_addr)]))
+    assert (status, data) == (OK, bytes([100, 0, 0, 200, 0, 0, 44, 1, 0]))
+    # Spike records first, then the probes (theta in NEURON, u in STATE).
+    status, data = raw.next(run_with(1, RunFlags.SPIKES, [
+        (Space.NEURON, (NeuronField.THETA.value << NB) | 0), (Space.STATE, v_addr)]))
+    assert (status, data) == (OK, bytes([0, 0, 0, 0, 144, 1, 0]))
+    assert raw.next(run_with(2, 0)) == (OK, b""), "nothing per step"
+    assert m.v[2] == 600 and m.steps == 6
+
+
+def test_run_with_inputs_delivers_them():
+    raw = Raw()
+    m = raw.emu.model
+    m._W[3, :] = 5
+    m.du[:] = 4096
+    u_addr = (StateField.U.value << SB) | 0
+    status, data = raw.next(run_with(2, RunFlags.INPUTS, [(Space.STATE, u_addr)],
+                                     bytes([1, 3, 0])))
+    assert (status, data) == (OK, bytes([5, 0, 0, 0, 0, 0]))
+
+
+def test_run_with_checks_in_order():
+    raw = Raw()
+    most = spec.max_run_with_steps(N_N, spec.MAX_PAYLOAD, True, 0)
+    probe = (Space.STATE, 0)
+    for payload, status in [
+            (header(Command.RUN_WITH, 1, 0, 0), (BAD_LENGTH, b"")),          # short header
+            (run_with(1, 0, [probe] * 9), (BAD_LENGTH, b"")),                 # 9 probes
+            (run_with(1, 0) + b"\x00", (BAD_LENGTH, b"")),                    # bytes left
+            (run_with(2, RunFlags.INPUTS, [], b"\x00"), (BAD_LENGTH, b"")),   # a record short
+            (run_with(most + 1, RunFlags.SPIKES), (BAD_LENGTH, b"")),         # reply too long
+            (run_with(1, 0, [probe, (Space.WEIGHT, 0)]), (BAD_ADDRESS, 1)),   # not a probe space
+            (run_with(1, 0, [(Space.STATE, 7 << SB)]), (BAD_ADDRESS, 0)),     # no such field
+            (run_with(0, 0, [(Space.WEIGHT, 0)]), (BAD_ADDRESS, 0)),          # address first
+            (run_with(0, 0), (BAD_VALUE, 0)),
+            (run_with(1, 0x04), (BAD_VALUE, 0)),                              # unknown flag
+            (run_with(2, RunFlags.INPUTS, [], b"\x00\x01\x09"), (BAD_VALUE, 1)),
+    ]:
+        assert raw.next(payload) == status, payload.hex()
+    assert raw.emu.model.steps == 0, "nothing ran"
+    assert raw.next(run_with(spec.MAX_STEPS, 0)) == (OK, b"")
+    assert raw.emu.model.steps == spec.MAX_STEPS
+
+
+def test_a_version_3_device_knows_no_run_with_and_no_inputs():
+    with pytest.raises(ValueError, match=r"a version 3 device has none of \['GENERATORS', "
+                                         r"'COUNTS', 'RUN_WITH'\]"):
+        DeviceEmulator(2, 2, version=3)
+    emu = DeviceEmulator(N_IN, N_N, features=spec.Feature(0x0F), version=3)
+    raw = Raw.__new__(Raw)
+    raw.emu, raw.seq = emu, 0
+    identity = protocol.parse_identify(raw.ask(protocol.identify_request(seq=0)).data)
+    assert identity.version == 3
+    assert raw.next(run_with(1, 0)) == (Status.UNKNOWN_COMMAND, b"")
+    assert raw.write(Space.INPUT, 0, [1], 3) == (BAD_ADDRESS, 0)
+    assert raw.next(header(Command.RESET, ResetFlags.SPIKE_COUNTS.value)) == (BAD_VALUE, 0)

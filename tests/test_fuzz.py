@@ -30,7 +30,8 @@ from randnet import random_inputs, random_network
 from simboard import needs_top
 from spikecore import protocol, spec
 from spikecore.emulator import DeviceEmulator
-from spikecore.spec import Command, NeuronField, Setting, StateField, Status
+from spikecore.spec import (Command, InputField, NeuronField, RunFlags, Setting, StateField,
+                            Status)
 
 #: Inputs not a multiple of 8 (padding bits in input bitmaps); neurons neither a power of two
 #: (neuron addresses past n within their bits) nor a multiple of 8 (padding in spike bitmaps);
@@ -79,10 +80,17 @@ def _decode(frame):
 
 # --- Differential: emulator vs virtual board -------------------------------------------------
 
-def _virtual_board(board=None):
+#: The gateware options of the fuzzed builds beyond a board's: none, or without on-device
+#: stimulus and readout (no INPUT space, no COUNT, RESET without SPIKE_COUNTS).
+_TOP_OPTIONS = {"no-stimulus": {"features": spec.Feature.all() & ~(spec.Feature.GENERATORS
+                                                                  | spec.Feature.COUNTS)}}
+
+
+def _virtual_board(board=None, top_options=None):
     """Start the virtual board of N_INPUTS + N_NEURONS with *board*'s gateware options."""
     from spikecore.sim import VirtualBoard, board_gateware, build
-    n_inputs, n_neurons, lanes, options = board_gateware(board, N_INPUTS, N_NEURONS)
+    n_inputs, n_neurons, lanes, options = board_gateware(board, N_INPUTS, N_NEURONS,
+                                                         top_options=top_options)
     return VirtualBoard(build(n_inputs, n_neurons, lanes, options=options))
 
 
@@ -243,7 +251,7 @@ def _session(diff, fuzzer, rng, n_units, *, load):
                    "IDENTIFY (a session starts)", protocol.identify_request(seq=seq)), fuzzer)
     if load:
         net = random_network(N_INPUTS, N_NEURONS, rng.randrange(2**32),
-                             learning=rng.random() < 0.7)
+                             learning=rng.random() < 0.7, stimulus=rng.random() < 0.7)
         replies = diff.send_payloads(load_payloads(fuzzer, net, seq=fuzzer.expect), "load",
                                      fuzzer)
         assert all(r[1] == Status.OK.value for r in replies), [_reply(r) for r in replies]
@@ -282,11 +290,15 @@ def test_emulator_and_virtual_board_agree(fuzz_board):
 
 @needs_top
 @pytest.mark.slow
-@pytest.mark.parametrize("board", [None, "icebreaker"], ids=["default", "icebreaker"])
-def test_emulator_and_virtual_board_agree_long(board):
+@pytest.mark.parametrize("board,options", [(None, None), ("icebreaker", None),
+                                           (None, "no-stimulus")],
+                         ids=["default", "icebreaker", "no-stimulus"])
+def test_emulator_and_virtual_board_agree_long(board, options):
     # The iCEBreaker's gateware options: single-port weight banks, the 2-stage neuron unit,
-    # 256-byte payloads, a 1,024-byte window.
-    with _virtual_board(board) as virtual_board:
+    # 256-byte payloads, a 1,024-byte window, and of the features x_tar alone (RUN_WITH is
+    # UNKNOWN_COMMAND). Without GENERATORS and COUNTS: their addresses and RESET's flag are
+    # refused, RUN_WITH runs without them.
+    with _virtual_board(board, _TOP_OPTIONS.get(options)) as virtual_board:
         _differential(virtual_board, sessions=8, units_per_session=2500)
 
 
@@ -304,10 +316,14 @@ _EDGE_ADDRS = sorted({0, 1, N_NEURONS - 1, N_NEURONS, (1 << _NB) - 1, 1 << _NB,
                       _S - 1, _S, (1 << _SB) - 1, 1 << _SB, (1 << _SB) + N_NEURONS - 1,
                       (1 << _SB) + N_NEURONS, (StateField.X.value << _SB) + _S - 1,
                       (StateField.X.value << _SB) + _S, len(StateField) << _SB,
+                      (StateField.COUNT.value << _SB) + N_NEURONS - 1,
+                      (StateField.COUNT.value << _SB) + N_NEURONS,
+                      (InputField.GEN.value << _SB) + N_INPUTS - 1,
+                      (InputField.GEN.value << _SB) + N_INPUTS, len(InputField) << _SB,
                       (1 << spec.ADDR_BITS) - 1})
 _EDGE_VALUES = sorted({v for low, high in [*spec.NEURON_RANGES.values(),
                                            *spec.LEARNING_RANGES.values(), (0, 1),
-                                           (0, spec.W_EXP_MAX)]
+                                           (0, spec.W_EXP_MAX), *spec.INPUT_RANGES.values()]
                        for v in (low - 1, low, high, high + 1)} | {-(1 << 31), (1 << 31) - 1})
 
 
@@ -338,7 +354,9 @@ def _arguments(draw, command):
             elif count * width <= spec.MAX_PAYLOAD:
                 out += bytes([draw(st.integers(0, 255))]) * (count * width)
     elif command == Command.RESET.value:
-        out = bytes([draw(st.one_of(st.integers(0, 3), st.integers(0, 255)))])
+        out = bytes([draw(st.one_of(st.integers(0, 7), st.integers(0, 255)))])
+    elif command == Command.RUN_WITH.value:
+        out = draw(_run_with_arguments())
     elif command == Command.RUN.value:
         steps = draw(st.one_of(st.integers(0, 5),
                                st.sampled_from([*most, *(m + 1 for m in most), 0xFFFF])))
@@ -355,12 +373,39 @@ def _arguments(draw, command):
     return out[:cut] if cut < 0 else out + bytes(cut)
 
 
+@st.composite
+def _run_with_arguments(draw):
+    """A RUN_WITH's steps, flags, probes and records, near and past what they may be."""
+    flags = draw(st.sampled_from([0, 1, 2, 3] * 3 + [4, 0x80, 0xFF]))
+    n_probes = draw(st.sampled_from([0, 0, 1, 2, 3, spec.MAX_PROBES, spec.MAX_PROBES + 1,
+                                     0xFF]))
+    probes = draw(st.lists(st.tuples(
+        st.sampled_from([4, 4, 4, 1, 1, 0, 2, 5, 6, 7, 0x14]),
+        st.one_of(st.sampled_from(_EDGE_ADDRS), st.integers(0, 64))),
+        min_size=min(n_probes, 9), max_size=min(n_probes, 9)))
+    spikes = bool(flags & RunFlags.SPIKES.value)
+    most = [spec.max_run_with_steps(N_NEURONS, p, spikes, min(n_probes, spec.MAX_PROBES))
+            for p in _PAYLOADS]
+    steps = draw(st.one_of(st.integers(0, 5), st.sampled_from(
+        [*most, *(min(m + 1, spec.MAX_STEPS) for m in most), spec.MAX_STEPS])))
+    if flags & ~RunFlags.INPUTS.value == 0 and n_probes == 0:
+        steps = min(steps, 300)     # what runs 65,535 steps is too slow for the emulator
+    out = _int(steps, 2) + bytes([flags, n_probes]) \
+        + b"".join(bytes([space]) + _int(addr, 3) for space, addr in probes)
+    if flags & RunFlags.INPUTS.value:
+        out += b"".join(draw(st.lists(st.one_of(
+            st.lists(st.integers(0, 255), max_size=4).map(lambda m: bytes([len(m)] + m)),
+            st.binary(min_size=(N_INPUTS + 7) // 8, max_size=(N_INPUTS + 7) // 8).map(
+                lambda b: bytes([spec.RECORD_BITMAP]) + b)), max_size=6)))
+    return out
+
+
 #: A unit the emulator is fed: ("raw", bytes), or ("frame", seq_mode, seq, command, arguments,
 #: damage, damage_arg). Seq mode "next" takes the seq the host expects to execute next and
 #: "last" the last executed one (a retransmission), when the frame is fed.
 _raw = st.one_of(st.binary(max_size=80),
                  st.lists(st.sampled_from([0, 1, 2, 0xFF]), max_size=8).map(bytes))
-_frame = st.sampled_from([1, 2, 2, 2, 3, 3, 4, 5, 5, 0, 6, 7, 0x80, 0xFF]).flatmap(
+_frame = st.sampled_from([1, 2, 2, 2, 3, 3, 4, 5, 5, 6, 6, 0, 7, 0x80, 0xFF]).flatmap(
     lambda command: st.tuples(
         st.just("frame"), st.sampled_from(["next"] * 6 + ["last", "random"]),
         st.integers(0, 255), st.just(command), _arguments(command),
@@ -386,7 +431,7 @@ def _loaded(max_payload, features=spec.Feature.all()):
         emulator = DeviceEmulator(N_INPUTS, N_NEURONS, max_payload=max_payload,
                                   features=features)
         tracker = FrameFuzzer(random.Random(0), N_INPUTS, N_NEURONS, max_payload, features)
-        net = random_network(N_INPUTS, N_NEURONS, 5)
+        net = random_network(N_INPUTS, N_NEURONS, 5, stimulus=True)
         payloads = [protocol.identify_request(seq=0)] + load_payloads(tracker, net, seq=1)
         runs = protocol.split_run(random_inputs(40, N_INPUTS, 5), N_NEURONS,
                                   max_payload=max_payload)
@@ -407,6 +452,7 @@ def _state(emulator):
              for name in ("W", "vth", "bias", "du", "dv", "t_ref", "theta", "plastic_src",
                           "plastic_dst", "u", "v", "ref", "x", "y", "s_prev")}
     state.update(w_exp=m.w_exp, w_exp_rec=m.w_exp_rec, steps=m.steps, cycles=emulator.cycles,
+                 rate=m.rate.tolist(), gen=m.gen.tolist(), count=m.count.tolist(),
                  **m.learning.as_dict())
     return state
 

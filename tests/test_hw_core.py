@@ -7,6 +7,7 @@ from spikecore.hw.core import Core
 from spikecore.hw.interface import CoreSignature
 from spikecore.hw.neuron import NeuronUpdate
 from spikecore.hw.stdp import SynapseUpdate
+from spikecore.spec import Feature
 
 
 @pytest.mark.parametrize("name,args,error,message", [
@@ -36,6 +37,17 @@ def test_signature_and_conversion(lanes):
     core = Core(4, 8, lanes)
     assert core.signature.members == CoreSignature(4, 8).members
     assert (core.n_inputs, core.n_neurons, core.n_sources, core.lanes) == (4, 8, 12, lanes)
+    verilog.convert(core, name="top", emit_src=False)
+
+
+@pytest.mark.parametrize("features,n_inputs,lanes", [
+    (Feature(0), 5, 4), (Feature.GENERATORS, 5, 4), (Feature.GENERATORS, 8, 8),
+    (Feature.COUNTS, 5, 1), (Feature.all() & ~Feature.GENERATORS, 5, 2)])
+def test_build_options_convert(features, n_inputs, lanes):
+    """Each build option converts, with and without the generators and counts (words of
+    generators ragged or whole)."""
+    core = Core(n_inputs, 8, lanes, features=features)
+    assert core.signature.members == CoreSignature(n_inputs, 8).members
     verilog.convert(core, name="top", emit_src=False)
 
 

@@ -5,26 +5,33 @@ are written out so that they can be checked on paper, and compared with the mode
 the same meaning (``trace_decay``, ``sat8u``, ``neuron_update``, ``stdp_update``, ``Model``).
 """
 
+import random
+
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Module
-from amaranth.lib import data
+from amaranth.hdl import ClockDomain, Module, Signal
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from spikecore import model
+from spikecore import model, protocol, spec
+from spikecore.emulator import DeviceEmulator
+from spikecore.hw.access import AccessCheck
 from spikecore.hw.control import ControlAccess, Settings
 from spikecore.hw.core import Core
+from spikecore.hw.generators import GEN, RATE, Generators, xorshift32
 from spikecore.hw.groups import GroupUpdate
 from spikecore.hw.inputs import InputCollector
 from spikecore.hw.plasticity import SliceUpdate
 from spikecore.hw.ports import XWord, YWord, share_read, share_write
 from spikecore.hw.sequencer import StepSequencer
-from spikecore.hw.spikes import SpikeEmitter, SpikeLister
+from spikecore.hw.spikes import COUNT, SpikeCounter, SpikeEmitter, SpikeLister
 from spikecore.hw.traces import PostTraceJump, PreTraceDecay, PreTraceJump
 from spikecore.hw.weights import WeightStore
 from spikecore.network import Learning, Network
-from spikecore.spec import Control, Counter, NeuronField, Setting, Space, StateField
+from randnet import random_inputs, random_network
+from spikecore.spec import (Control, Counter, Feature, InputField, NeuronField, Setting, Space,
+                            StateField)
 
 
 def with_memories(dut, memories):
@@ -116,6 +123,10 @@ def words(layout, lanes, rows):
      "read_latency must be a positive integer, not 0"),
     (lambda: StepSequencer(3, 6, 4), ValueError,
      r"n_neurons \(6\) must be a multiple of lanes \(4\)"),
+    (lambda: Generators(0, 4, 2), ValueError, "n_inputs must be a positive integer, not 0"),
+    (lambda: Generators(3, 4, 3), ValueError, "lanes must be 1 or a power of two, not 3"),
+    (lambda: Generators(3, 4.0, 2), TypeError, "n_neurons must be a positive integer, not 4.0"),
+    (lambda: SpikeCounter(0), ValueError, "n_neurons must be a positive integer, not 0"),
 ])
 def test_arguments_checked(make, error, message):
     with pytest.raises(error, match=message):
@@ -158,6 +169,176 @@ def test_input_collector():
         assert [ctx.get(dl.data[k]) for k in range(3)] == [2, 0, 3] \
             == sorted(np.flatnonzero(inputs), key=beats.index)
         assert [ctx.get(flags.data[i]) for i in range(4)] == [1, 0, 1, 1]
+
+    simulate(m, bench)
+
+
+# --- The input generators ---------------------------------------------------------------------
+
+async def stream_steps(ctx, dut, steps, rng=None):
+    """Send each step of *steps* (lists of streamed indices) to ``Generators`` *dut*; return
+    per step the indices that came out before its end beat, and the clocks from its end beat
+    offered to its end beat taken. *rng*: random readiness downstream (else always ready)."""
+    beats = [beat for step in steps for beat in [(i, 0) for i in step] + [(0, 1)]]
+    out, current, clocks, offered = [], [], [], None
+    pos = clock = 0
+    while pos < len(beats):
+        ready = rng is None or rng.random() < 0.7
+        index, end = beats[pos]
+        ctx.set(dut.step_out.ready, ready)
+        ctx.set(dut.step_in.valid, 1)
+        ctx.set(dut.step_in.payload, {"index": index, "end": end})
+        if end and offered is None:
+            offered = clock
+        taken = ctx.get(dut.step_in.ready)
+        if ctx.get(dut.step_out.valid) and ready:
+            beat = ctx.get(dut.step_out.payload)
+            if beat.end:
+                assert taken
+                out.append(current)
+                clocks.append(clock - offered + 1)
+                current, offered = [], None
+            else:
+                current.append(beat.index)
+        await ctx.tick()
+        clock += 1
+        assert clock < 100 * len(beats)
+        if taken:
+            pos += 1
+    ctx.set(dut.step_in.valid, 0)
+    return out, clocks
+
+
+def generator_memories(lanes, states, rates):
+    """The ``gen`` and ``rate`` memories of a ``Generators``: words of *lanes* inputs."""
+    rows = lambda values: [values[w:w + lanes] for w in range(0, len(values), lanes)]
+    return {"gen": words(GEN, lanes, rows(states)), "rate": words(RATE, lanes, rows(rates))}
+
+
+def test_xorshift32():
+    """docs/model.md's worked examples, in the gateware's xor-shift stages and in the model."""
+    examples = {1: 270369, 270369: 67634689, 67634689: 2647435461, 0x80000000: 0x80084000,
+                0xBA2B: 0xFFFFE0A9}
+    m = Module()
+    g, out = Signal(32), Signal(32)
+    m.d.comb += out.eq(xorshift32(g))
+
+    async def bench(ctx):
+        for before, after in examples.items():
+            ctx.set(g, before)
+            assert ctx.get(out) == after == int(model.xorshift32(before)), hex(before)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_generators():
+    """Two steps of 5 inputs by words of 2 (the last word ragged), against model.generate.
+
+    Step 1, from the states and rates below: input 0 (g 1 → 270369, top bits 4) fires at
+    rate 5, input 1 (the same) not at rate 4; input 2 (g 0xBA2B → 0xFFFFE0A9) not at rate
+    65535; input 3 (g 0x80000000 → 0x80084000, top bits 32776) fires at 32777, input 4 (the
+    same) not at 32776. Lane 1 of the last word (input 5, not an input) would fire but never
+    does. Inputs 4 and 0 are streamed too: 4, 0, then the generated 0, 3, then the end. Step
+    2: 270369 → 67634689 (top bits 1032) fires at neither 5 nor 4; the other inputs as the
+    model says. The pass of step 1 (3 words, at most one generated input in each): the end
+    beat is taken words + 3 = 6 clocks after it is offered (words + 2 more than without
+    generators): a clock to read word 0, one a word, one to see the pass done, the end beat.
+    """
+    states = [1, 1, 0xBA2B, 0x80000000, 0x80000000, 1]
+    rates = [5, 4, 65535, 32777, 32776, 65535]
+    g1, fired1 = model.generate(np.array(states[:5]), np.array(rates[:5]))
+    assert list(g1[:2]) == [270369, 270369] and g1[2] == 0xFFFFE0A9 and g1[3] == 0x80084000
+    assert list(np.flatnonzero(fired1)) == [0, 3]
+    g2, fired2 = model.generate(g1, np.array(rates[:5]))
+    assert g2[0] == 67634689 and not fired2[:2].any()
+    dut = Generators(n_inputs=5, n_neurons=4, lanes=2)
+    memories = generator_memories(2, states, rates)
+
+    async def bench(ctx):
+        out, clocks = await stream_steps(ctx, dut, [[4, 0], []])
+        assert out[0] == [4, 0, 0, 3]
+        assert out[1] == list(np.flatnonzero(fired2))
+        assert clocks[0] == 3 + 3
+        got = [ctx.get(memories["gen"].data[w])[l] for w in range(3) for l in range(2)]
+        assert got[:5] == list(g2)
+        assert got[5] == model.xorshift32(model.xorshift32(1))    # advanced too (never fires)
+
+    simulate(with_memories(dut, memories), bench)
+
+
+@pytest.mark.parametrize("n_inputs,lanes", [(11, 4), (8, 8), (3, 1)])
+def test_generators_random(n_inputs, lanes):
+    """Seeded random rates and states over 60 steps, streamed inputs and a receiver that is
+    not always ready: the beats and the states are model.generate's, step after step."""
+    seed = int(np.random.default_rng().integers(1 << 31))
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    rates = rng.choice([0, spec.RATE_MAX, 3, 6554, int(rng.integers(0, spec.RATE_MAX + 1))],
+                       n_inputs)
+    edges = rng.choice([1, spec.GEN_MAX, 1 << 31], n_inputs)
+    states = np.where(rng.random(n_inputs) < 0.4, edges, rng.integers(1, 1 << 32, n_inputs))
+    streamed = [list(rng.permutation(n_inputs)[:rng.integers(0, n_inputs + 1)])
+                for _ in range(60)]
+    g, expected = states.copy(), []
+    for step in streamed:
+        g, fired = model.generate(g, rates)
+        expected.append([int(i) for i in step] + [int(i) for i in np.flatnonzero(fired)])
+    words_ = -(-n_inputs // lanes)
+    pad = words_ * lanes - n_inputs
+    dut = Generators(n_inputs, n_neurons=4, lanes=lanes)
+    memories = generator_memories(lanes, [int(v) for v in states] + [1] * pad,
+                                  [int(v) for v in rates] + [spec.RATE_MAX] * pad)
+
+    async def bench(ctx):
+        out, _ = await stream_steps(ctx, dut, streamed, random.Random(seed))
+        assert out == expected
+        got = [ctx.get(memories["gen"].data[w])[l] for w in range(words_) for l in range(lanes)]
+        assert got[:n_inputs] == list(g)
+
+    simulate(with_memories(dut, memories), bench)
+
+
+def test_generated_and_streamed_input_is_delivered_once():
+    """Generators → InputCollector: input 2 streamed and generated is listed once.
+
+    Inputs 0 and 2 fire (g 1 at rate 5, top bits 4), input 1 does not (rate 0); 2 and 1 are
+    streamed: the collector lists 2, 1, 0 (beats 2, 1, then 0, 2 generated, 2 dropped).
+    """
+    gens = Generators(n_inputs=3, n_neurons=4, lanes=4)
+    collector = InputCollector(n_inputs=3, n_neurons=4)
+    m = Module()
+    m.domains.sync = ClockDomain()
+    m.submodules.gens, m.submodules.collector = gens, collector
+    wiring.connect(m, gens.step_out, collector.step_in)
+    memories = generator_memories(4, [1, 1, 1, 1], [5, 0, 5, 0])
+    for name, mem in memories.items():
+        m.submodules[name] = mem
+        rd = mem.read_port()
+        share_read(m, rd.addr, rd.data, [getattr(gens, f"{name}_rd")])
+    wr = memories["gen"].write_port(granularity=1)
+    share_write(m, wr.addr, wr.en, wr.data, [gens.gen_wr])
+    flags = Memory(shape=1, depth=3, init=[])
+    dl = Memory(shape=3, depth=3, init=[7] * 3)
+    m.submodules.flags, m.submodules.dl = flags, dl
+    flags_wr = flags.write_port()
+    flags_rd = flags.read_port(transparent_for=(flags_wr,))
+    dl_wr = dl.write_port()
+    share_read(m, flags_rd.addr, flags_rd.data, [collector.in_rd])
+    share_write(m, flags_wr.addr, flags_wr.en, flags_wr.data, [collector.in_wr])
+    share_write(m, dl_wr.addr, dl_wr.en, dl_wr.data, [collector.dl_wr])
+
+    async def bench(ctx):
+        ctx.set(collector.task.start, 1)
+        await ctx.tick()
+        ctx.set(collector.task.start, 0)
+        for index in (2, 1):
+            await send(ctx, gens.step_in, {"index": index, "end": 0})
+        await send(ctx, gens.step_in, {"index": 0, "end": 1})
+        assert not ctx.get(collector.task.busy)
+        assert ctx.get(collector.count) == 3
+        assert [ctx.get(dl.data[k]) for k in range(3)] == [2, 1, 0]
 
     simulate(m, bench)
 
@@ -288,6 +469,30 @@ def test_spike_emitter():
         assert not ctx.get(dut.task.busy)
 
     simulate(with_memories(dut, {"sle": sl}), bench)
+
+
+def test_spike_counter():
+    """Each spike adds one to its neuron's count, saturated at 65535; clear zeroes all.
+
+    Counts 65534, 3, 0, 65535; spikes 0, 1, 3 back to back (one step), then 0 and 2 a clock
+    apart (the next): 65534 + 2 → 65535 (saturated), 3 + 1 = 4, 0 + 1 = 1, 65535 stays.
+    """
+    dut = SpikeCounter(n_neurons=4)
+    count = Memory(shape=COUNT, depth=4, init=[65534, 3, 0, spec.COUNT_MAX])
+
+    async def bench(ctx):
+        for spikes in ([0, 1, 3], [0, None, 2]):
+            for index in spikes:
+                ctx.set(dut.spikes.valid, index is not None)
+                ctx.set(dut.spikes.payload, index or 0)
+                await ctx.tick()
+            ctx.set(dut.spikes.valid, 0)
+            await ctx.tick()
+        assert [ctx.get(count.data[i]) for i in range(4)] == [65535, 4, 1, 65535]
+        assert await run_task(ctx, dut.clear) == 4
+        assert [ctx.get(count.data[i]) for i in range(4)] == [0] * 4
+
+    simulate(with_memories(dut, {"count": count}), bench)
 
 
 # --- The neuron groups -----------------------------------------------------------------------
@@ -536,6 +741,9 @@ def test_control_access(register_commands):
         memories[name] = Memory(shape=getattr(dut, f"{name}_rd").data.shape(),
                                 depth=4 if name == "psrc" else 2, init=[])
     memories["in"] = Memory(shape=1, depth=n_in, init=[1, 1, 1])
+    memories["gen"] = words(GEN, L, [[1, 2], [3, 4]])       # power-up: input j's is j + 1
+    memories["rate"] = words(RATE, L, [[0, 0], [0, 0]])
+    memories["count"] = Memory(shape=COUNT, depth=N, init=[5, 0, spec.COUNT_MAX, 7])
     weights = WeightStore(4 * L, N, L)
     top = with_memories(dut, memories)
     top.submodules.weights = weights
@@ -591,6 +799,24 @@ def test_control_access(register_commands):
         assert (await access(ctx, 0, Space.STATE, (StateField.U.value << sb) | 1))[0] == -6
         assert (await access(ctx, 0, Space.STATE, (StateField.X.value << sb) | 6))[0] == 9
         assert (await access(ctx, 0, Space.STATE, (StateField.X.value << sb) | 7))[0] == 0
+        # COUNT: unsigned 16 bits.
+        assert (await access(ctx, 0, Space.STATE, (StateField.COUNT.value << sb) | 2))[0] \
+            == 65535
+        assert (await access(ctx, 0, Space.STATE, (StateField.COUNT.value << sb) | 3))[0] == 7
+        # INPUT: words of two inputs; one lane written; rates read back unsigned; index 3 is
+        # not an input (lane 1 of word 1): it reads 0 and is not written.
+        gen, rate = InputField.GEN.value << sb, InputField.RATE.value << sb
+        assert (await access(ctx, 0, Space.INPUT, gen | 2))[0] == 3
+        await access(ctx, 1, Space.INPUT, gen | 2, 0xDEADBEEF)
+        await access(ctx, 1, Space.INPUT, gen | 3, 99)
+        await access(ctx, 1, Space.INPUT, rate | 1, 65535)
+        assert (await access(ctx, 0, Space.INPUT, gen | 2))[0] == signed32(0xDEADBEEF)
+        assert (await access(ctx, 0, Space.INPUT, gen | 3))[0] == 0
+        assert (await access(ctx, 0, Space.INPUT, rate | 1))[0] == 65535
+        assert (await access(ctx, 0, Space.INPUT, rate | 0))[0] == 0
+        assert [list(ctx.get(memories["gen"].data[w])) for w in range(2)] \
+            == [[1, 2], [0xDEADBEEF, 4]]
+        assert [list(ctx.get(memories["rate"].data[w])) for w in range(2)] == [[0, 65535], [0, 0]]
         # Counters: 3 steps, 5 clocks counted.
         for clock in range(5):
             ctx.set(dut.counting, 1)
@@ -609,6 +835,8 @@ def test_control_access(register_commands):
             == [0] * 8
         assert [ctx.get(memories["in"].data[i]) for i in range(n_in)] == [0] * 3
         assert ctx.get(memories["theta"].data[1])[1] == 2**23 - 1      # kept by RESET
+        assert ctx.get(memories["gen"].data[1])[0] == 0xDEADBEEF          # kept by RESET
+        assert ctx.get(memories["count"].data[2]) == spec.COUNT_MAX       # kept by RESET
 
     simulate(top, bench)
 
@@ -633,6 +861,135 @@ def test_control_forget():
         assert sum(pulses) == 1 and pulses[6] == 1
 
     simulate(with_memories(dut, {}), bench)
+
+
+def test_control_clear_counts():
+    """CONTROL.CLEAR_COUNTS starts the counter's clearing once and answers when it is done."""
+    dut = ControlAccess(1, 1, 1)
+    busy_clocks = 5
+
+    async def bench(ctx):
+        ctx.set(dut.allowed, 1)
+        ctx.set(dut.ctl_rsp.ready, 1)
+        ctx.set(dut.ctl_cmd.payload, {"write": 1, "space": Space.CONTROL,
+                                      "addr": Control.CLEAR_COUNTS.value, "data": 1})
+        ctx.set(dut.ctl_cmd.valid, 1)
+        starts, clock, busy_from = 0, 0, None
+        while not ctx.get(dut.ctl_rsp.valid):
+            if ctx.get(dut.clear_counts.start):
+                starts, busy_from = starts + 1, clock + 1
+            await ctx.tick()
+            clock += 1
+            ctx.set(dut.ctl_cmd.valid, 0)
+            ctx.set(dut.clear_counts.busy,
+                    busy_from is not None and clock < busy_from + busy_clocks)
+            assert clock < 50
+        assert starts == 1 and clock == busy_from + busy_clocks + 1
+
+    simulate(with_memories(dut, {}), bench)
+
+
+@pytest.mark.parametrize("features", [Feature(0), Feature.all() & ~Feature.GENERATORS,
+                                      Feature.all() & ~Feature.COUNTS])
+def test_control_without_stimulus(features):
+    """Without GENERATORS there is no INPUT space, without COUNTS no COUNT field and
+    CLEAR_COUNTS does nothing: their reads answer 0, their writes are taken and do nothing."""
+    dut = ControlAccess(2, 2, 1, features=features)
+    assert hasattr(dut, "gen_wr") == (Feature.GENERATORS in features)
+    assert hasattr(dut, "count_rd") == hasattr(dut, "clear_counts") \
+        == (Feature.COUNTS in features)
+    answers = []
+
+    async def bench(ctx):
+        ctx.set(dut.allowed, 1)
+        ctx.set(dut.ctl_rsp.ready, 1)
+        commands = [(1, Space.CONTROL, Control.CLEAR_COUNTS.value), (1, Space.INPUT, 0),
+                    (0, Space.INPUT, (InputField.GEN.value << 2) | 1),
+                    (0, Space.STATE, (StateField.COUNT.value << 2) | 1)]
+        for write, space, addr in commands:
+            if Feature.COUNTS in features:
+                ctx.set(dut.clear_counts.busy, 0)
+            await send(ctx, dut.ctl_cmd, {"write": write, "space": space, "addr": addr,
+                                          "data": 1})
+            answers.append(await receive(ctx, dut.ctl_rsp))
+
+    memories = {}
+    if Feature.GENERATORS in features:
+        memories = {"gen": words(GEN, 1, [[7], [8]]), "rate": words(RATE, 1, [[0], [0]])}
+    if Feature.COUNTS in features:
+        memories["count"] = Memory(shape=COUNT, depth=2, init=[3, 4])
+    simulate(with_memories(dut, memories), bench)
+    assert answers[:2] == [0, 0]
+    assert answers[2] == (8 if Feature.GENERATORS in features else 0)
+    assert answers[3] == (4 if Feature.COUNTS in features else 0)
+
+
+# --- The addresses the link lets through ----------------------------------------------------
+
+@pytest.mark.parametrize("features", [Feature.all(), Feature(0), Feature.GENERATORS,
+                                      Feature.COUNTS])
+def test_access_check_inputs_and_counts(features):
+    """AccessCheck's INPUT space and STATE field COUNT answer as DeviceEmulator's do.
+
+    5 inputs, 3 neurons (src_bits 3): every INPUT address of fields 0 … 3 read as a block of
+    two (BAD_ADDRESS at 0 or 1: the next address is input 0 of the next field after input
+    4) and written with values around each range (RATE 0 … 65535; GEN's 32 bits not all
+    zero), and every STATE address of field COUNT read and written (read only).
+    """
+    n_in, N, sb = 5, 3, 3
+    emu = DeviceEmulator(n_in, N, features=features)
+    seqs = iter(range(1 << 16))
+    values = [0, 1, -1, 65535, 65536, -65536, 0x7FFFFFFF, -(1 << 31)]
+
+    def emulator(payload):
+        (frame,) = protocol.FrameDecoder().feed(emu.feed(protocol.encode_frame(payload)))
+        reply = protocol.parse_reply(frame)
+        ok = reply.status == spec.Status.OK
+        return reply.status, None if ok else protocol.parse_position(reply.data)
+
+    def expected(*oks):
+        for position, ok in enumerate(oks):
+            if ok is not True:
+                return (ok or spec.Status.BAD_ADDRESS), position
+        return spec.Status.OK, None
+
+    dut = AccessCheck(n_in, N, features=features)
+
+    async def bench(ctx):
+        async def check(write, space, addr, value=0):
+            ctx.set(dut.write, write)
+            ctx.set(dut.space, space.value)
+            ctx.set(dut.addr, addr)
+            ctx.set(dut.value, value)
+            return ctx.get(dut.addr_ok), ctx.get(dut.value_ok), ctx.get(dut.next_addr)
+
+        for field in range(4):
+            for j in range(1 << sb):
+                addr = (field << sb) | j
+                ok, _, next_addr = await check(0, Space.INPUT, addr)
+                next_ok, _, _ = await check(0, Space.INPUT, next_addr)
+                payload = protocol.read_request(Space.INPUT, addr, 2, 4, seq=next(seqs) % 256)
+                assert emulator(payload) == expected(bool(ok), bool(next_ok)), hex(addr)
+                for value in values:
+                    ok, value_ok, _ = await check(1, Space.INPUT, addr, value)
+                    payload = protocol.write_request(Space.INPUT, addr, [value], 4,
+                                                     seq=next(seqs) % 256)
+                    want = expected(bool(ok) and (bool(value_ok) or spec.Status.BAD_VALUE))
+                    assert emulator(payload) == want, (hex(addr), value)
+        for j in range(1 << sb):
+            addr = (StateField.COUNT.value << sb) | j
+            for write in (0, 1):
+                ok, _, _ = await check(write, Space.STATE, addr)
+                seq = next(seqs) % 256
+                payload = (protocol.write_request(Space.STATE, addr, [0], 2, seq=seq) if write
+                           else protocol.read_request(Space.STATE, addr, 1, 2, seq=seq))
+                assert emulator(payload) == expected(bool(ok)), (write, j)
+        assert (Feature.GENERATORS in features) == bool((await check(0, Space.INPUT, 4))[0])
+        assert (Feature.COUNTS in features) == bool((await check(0, Space.STATE, 6 << sb))[0])
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 # --- The step sequencer, through the whole core ----------------------------------------------
@@ -699,3 +1056,114 @@ def test_sequencer_steps_a_hand_network():
         assert await command(ctx, 0, Space.COUNTER, Counter.STEPS_LO.value) == 4
 
     simulate(dut, bench)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_core_generators_and_counts(lanes):
+    """A 2 + 2 network driven by input 0's generator (g 1, rate 2000), through the whole core.
+
+    Input 0 has weight 60 to neuron 0 and 30 to neuron 1 (vth 50 each, no memory, t_ref 0).
+    Its generator goes 1 → 270369 (top bits 4), 67634689 (1032), 2647435461 (40396): it
+    fires in steps 1 and 2, not 3. Step 1 also streams input 0: delivered once, neuron 0
+    spikes, neuron 1 gets 30, not 60, and x jumps once (x_imp 50, no decay: 150 after the
+    three steps). Step 2: generated only; step 3: streamed only. Neuron 0 spikes in each:
+    its count is 3, neuron 1's 0; CLEAR_COUNTS zeroes them; the generator state reads back
+    2647435461.
+    """
+    net = Network(2, 2, seed=None)
+    net.weights = np.array([[60, 30], [0, 0], [0, 0], [0, 0]])
+    net.vth, net.du, net.dv, net.t_ref, net.w_exp = [50, 50], [4096] * 2, [4096] * 2, [0, 0], 0
+    net.learning = Learning(enabled=False, x_imp=50, x_decay=256)
+    net.rate, net.gen_state = [2000, 0], [1, 7]
+    streamed = [[1, 0], [0, 0], [1, 0]]
+    golden = model.Model(net)
+    expected = [list(np.flatnonzero(golden.step(np.array(row, bool)))) for row in streamed]
+    assert expected == [[0], [0], [0]] and list(golden.count) == [3, 0]
+    assert golden.gen[0] == 2647435461 and golden.x[0] == 3 * 50
+    dut = Core(2, 2, lanes=lanes, weight_ports=1, neuron_latency=2, register_commands=False)
+    nb, sb = 1, 2                       # neuron_bits(2), src_bits(2, 2)
+
+    async def command(ctx, write, space, addr, value=0):
+        await send(ctx, dut.ctl_cmd, {"write": write, "space": space, "addr": addr,
+                                      "data": value & 0xFFFFFFFF})
+        return await receive(ctx, dut.ctl_rsp)
+
+    async def bench(ctx):
+        for j in range(4):
+            for i in range(2):
+                await command(ctx, 1, Space.WEIGHT, (j << nb) | i, int(net.weights[j, i]))
+        for field in (NeuronField.VTH, NeuronField.DU, NeuronField.DV):
+            for i in range(2):
+                value = int(getattr(net, field.name.lower())[i])
+                await command(ctx, 1, Space.NEURON, (field.value << nb) | i, value)
+        for name, value in dict(net.learning.as_dict(), w_exp=net.w_exp).items():
+            await command(ctx, 1, Space.SETTING, Setting[name.upper()].value, int(value))
+        for field, values in ((InputField.RATE, net.rate), (InputField.GEN, net.gen_state)):
+            for j in range(2):
+                await command(ctx, 1, Space.INPUT, (field.value << sb) | j, int(values[j]))
+        for t, row in enumerate(streamed):
+            for index in np.flatnonzero(row):
+                await send(ctx, dut.step_in, {"index": int(index), "end": 0})
+            await send(ctx, dut.step_in, {"index": 0, "end": 1})
+            spikes = []
+            while not (beat := await receive(ctx, dut.spike_out)).end:
+                spikes.append(beat.index)
+            assert spikes == expected[t], f"step {t}"
+        for j in range(2):
+            assert await command(ctx, 0, Space.STATE, (StateField.X.value << sb) | j) \
+                == golden.x[j]
+        for i in range(2):
+            assert await command(ctx, 0, Space.STATE, (StateField.COUNT.value << sb) | i) \
+                == golden.count[i]
+        assert await command(ctx, 0, Space.INPUT, (InputField.GEN.value << sb) | 0) \
+            == golden.gen[0]
+        assert await command(ctx, 0, Space.INPUT, (InputField.RATE.value << sb) | 0) == 2000
+        await command(ctx, 1, Space.CONTROL, Control.CLEAR_COUNTS.value, 1)
+        assert await command(ctx, 0, Space.STATE, (StateField.COUNT.value << sb) | 0) == 0
+
+    simulate(dut, bench)
+
+
+def test_core_generator_pass_cycles():
+    """At rate 0 the generator pass adds words + 2 clocks to a step, and nothing else changes.
+
+    4 inputs, 4 neurons, 2 lanes: 2 words of generators, 4 clocks a step. The same steps on
+    a core built without GENERATORS count 5 · 4 = 20 cycles fewer, with the same spikes.
+    """
+    net = random_network(4, 4, 3)
+    steps = random_inputs(5, 4, 3)
+    cycles, spikes = {}, {}
+    for features in (Feature.all(), Feature.all() & ~Feature.GENERATORS):
+        dut = Core(4, 4, lanes=2, weight_ports=1, neuron_latency=2, register_commands=False,
+                   features=features)
+
+        async def bench(ctx):
+            async def command(write, space, addr, value=0):
+                await send(ctx, dut.ctl_cmd, {"write": write, "space": space, "addr": addr,
+                                              "data": value & 0xFFFFFFFF})
+                return await receive(ctx, dut.ctl_rsp)
+
+            for j in range(8):
+                for i in range(4):
+                    await command(1, Space.WEIGHT, (j << 2) | i, int(net.weights[j, i]))
+            for field in (NeuronField.VTH, NeuronField.BIAS, NeuronField.DU, NeuronField.DV):
+                for i in range(4):
+                    value = int(getattr(net, field.name.lower())[i])
+                    await command(1, Space.NEURON, (field.value << 2) | i, value)
+            await command(1, Space.SETTING, Setting.W_EXP.value, net.w_exp)
+            got = []
+            for row in steps:
+                for index in np.flatnonzero(row):
+                    await send(ctx, dut.step_in, {"index": int(index), "end": 0})
+                await send(ctx, dut.step_in, {"index": 0, "end": 1})
+                got.append([])
+                while not (beat := await receive(ctx, dut.spike_out)).end:
+                    got[-1].append(beat.index)
+            spikes[features] = got
+            cycles[features] = await command(0, Space.COUNTER, Counter.CYCLES_LO.value)
+
+        simulate(dut, bench)
+    with_gens, without = cycles.values()
+    assert with_gens - without == 5 * (2 + 2)
+    assert spikes[Feature.all()] == spikes[Feature.all() & ~Feature.GENERATORS]
+    assert any(spikes[Feature.all()]), "no spikes: the steps would not show a difference"

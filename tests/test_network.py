@@ -243,7 +243,7 @@ def test_save_and_load_round_trip_of_v2_fields(tmp_path, w_exp_rec):
     path = tmp_path / "net.npz"
     net.save(path)
     with np.load(path) as raw:
-        assert str(raw["format"]) == "spikecore.network/2"
+        assert str(raw["format"]) == "spikecore.network/3"
         assert int(raw["w_exp_rec"]) == (-1 if w_exp_rec is None else w_exp_rec)
     back = spikecore.Network.load(path)
     assert back.theta.tolist() == net.theta.tolist()
@@ -289,7 +289,7 @@ def test_loading_a_v1_file_gives_v2_defaults(tmp_path):
     # saved again, it is a v2 file
     net.save(tmp_path / "v2.npz")
     with np.load(tmp_path / "v2.npz") as raw:
-        assert str(raw["format"]) == "spikecore.network/2"
+        assert str(raw["format"]) == "spikecore.network/3"
 
 
 def test_loading_a_v1_file_still_checks_it(tmp_path):
@@ -343,4 +343,4 @@ def test_features_name_what_a_network_needs(change, needs):
 
 def test_features_of_a_network_with_every_v2_field():
     assert v2_network().features() == F.THETA | F.X_TAR | F.SOFT_BOUND | F.W_EXP_REC
-    assert v2_network().features() == F.all()
+    assert v2_network().features() == F.all() & ~(F.GENERATORS | F.COUNTS | F.RUN_WITH)

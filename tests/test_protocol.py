@@ -169,7 +169,7 @@ def test_reply_and_identity_round_trip():
     parsed = protocol.parse_identify(data)
     assert parsed == identity and isinstance(parsed.features, spec.Feature)
     # Bits no Feature names (reserved) are dropped.
-    assert protocol.parse_identify(data[:-2] + b"\xf1\x80").features == spec.Feature.THETA
+    assert protocol.parse_identify(data[:-2] + b"\x81\x80").features == spec.Feature.THETA
     with pytest.raises(ValueError, match="IDENTIFY data has 20 bytes, not 18"):
         protocol.parse_identify(data[:-2])
     payload = protocol.reply_payload(9, Status.BAD_VALUE, b"\x05\x01")
@@ -379,10 +379,10 @@ def test_emulator_answers_frame_level_length_errors_bad_frame():
     assert dev.wire(encode_frame(protocol.reset_request(0, seq=2))) == [(2, Status.OK, b"")]
 
 
-def test_emulator_reports_protocol_version_3_and_its_features():
+def test_emulator_reports_protocol_version_4_and_its_features():
     dev = Device()
     identity = protocol.parse_identify(dev.ask(protocol.identify_request()).data)
-    assert identity.version == spec.PROTOCOL_VERSION == 3
+    assert identity.version == spec.PROTOCOL_VERSION == 4
     assert identity.features == spec.Feature.all()
     dev = Device(features=spec.Feature.X_TAR)
     assert protocol.parse_identify(dev.ask(protocol.identify_request()).data).features == \

@@ -3,7 +3,8 @@
 Parameters come from the ``TB_PARAMS`` environment variable (JSON): ``n_inputs``,
 ``n_neurons``, ``steps``, ``seeds``, ``stall_steps`` (steps run with random backpressure),
 ``features`` (the core's ``spikecore.spec.Feature`` value: random networks use model v2's
-fields only when it has them all).
+fields only when it has them all, and their generators' rates and states with
+``GENERATORS``; the spike counts are compared with ``COUNTS``).
 """
 
 import json
@@ -17,15 +18,16 @@ from cocotb.queue import Queue
 from cocotb.triggers import RisingEdge
 
 from spikecore import spec
-from spikecore.model import Model
-from spikecore.spec import (Control, Counter, Feature, NeuronField, Setting, Space, StateField,
-                            fields_of, neuron_bits, settings_of, src_bits)
+from spikecore.model import Model, generate_steps
+from spikecore.spec import (Control, Counter, Feature, InputField, NeuronField, Setting, Space,
+                            StateField, fields_of, neuron_bits, settings_of, src_bits)
 from randnet import random_inputs, random_network
 from streams import StreamDriver, StreamMonitor, StreamSink
 
 PARAMS = json.loads(os.environ.get("TB_PARAMS", "{}"))
 FEATURES = Feature(PARAMS.get("features", Feature.all().value))
-V2 = FEATURES == Feature.all()
+GENERATORS, COUNTS = Feature.GENERATORS in FEATURES, Feature.COUNTS in FEATURES
+V2 = FEATURES | Feature.GENERATORS | Feature.COUNTS == Feature.all()
 
 
 def setting_values(net):
@@ -148,7 +150,13 @@ class TB:
             await self.write(Space.MASK, j, int(net.plastic_src[j]))
         for i in range(self.n_neurons):
             await self.write(Space.MASK, (1 << sb) | i, int(net.plastic_dst[i]))
+        if GENERATORS:
+            for field, values in ((InputField.RATE, net.rate), (InputField.GEN, net.gen_state)):
+                for j in range(self.n_inputs):
+                    await self.write(Space.INPUT, (field.value << sb) | j, int(values[j]))
         await self.write(Space.CONTROL, Control.RESET.value, 1)
+        if COUNTS:
+            await self.write(Space.CONTROL, Control.CLEAR_COUNTS.value, 1)
         self.model = Model(net)
         return settings, fields
 
@@ -190,6 +198,14 @@ class TB:
             got = np.array([await self.read(Space.NEURON, (NeuronField.THETA.value << self.nb) | i)
                             for i in range(n)], dtype=np.int64)
             assert np.array_equal(got, model.theta), f"THETA: {got} != {model.theta}"
+        if COUNTS:
+            got = await self.read_state(StateField.COUNT, n)
+            assert np.array_equal(got, model.count), f"COUNT: {got} != {model.count}"
+        if GENERATORS:
+            for field, expected in ((InputField.RATE, model.rate), (InputField.GEN, model.gen)):
+                got = np.array([await self.read(Space.INPUT, (field.value << self.sb) | j)
+                                for j in range(self.n_inputs)], dtype=np.int64) & spec.GEN_MAX
+                assert np.array_equal(got, expected), f"{field.name}: {got} != {expected}"
 
     async def stall_driver(self, rng):
         while True:
@@ -207,12 +223,15 @@ async def random_networks(dut):
     for seed in PARAMS["seeds"]:
         learning = seed % 2 == 1
         dut._log.info(f"seed {seed}, {n_inputs}+{n_neurons}, learning {learning}")
-        net = random_network(n_inputs, n_neurons, seed, learning=learning, v2=V2)
+        net = random_network(n_inputs, n_neurons, seed, learning=learning, v2=V2,
+                             stimulus=GENERATORS)
         await tb.load(net)
         model = tb.model
         W0 = await tb.read_weights()
         assert np.array_equal(W0, net.weights), "weights read back differ from those written"
         inputs = random_inputs(PARAMS["steps"], n_inputs, seed)
+        generated = generate_steps(model.gen, model.rate, len(inputs))[1]
+        assert generated.any() == GENERATORS, "the generators would go untested"
         stall = None
         if PARAMS.get("stall_steps"):
             stall = cocotb.start_soon(tb.stall_driver(random.Random(seed)))
@@ -234,11 +253,16 @@ async def random_networks(dut):
         hi = await tb.read(Space.COUNTER, Counter.STEPS_HI.value)
         cycles = await tb.read(Space.COUNTER, Counter.CYCLES_LO.value) & 0xFFFFFFFF
         assert hi == 0 and lo > 0 and cycles > lo
-        # Reset keeps weights, zeroes state.
+        # Reset keeps weights (and the generators and counts), zeroes state.
         await tb.write(Space.CONTROL, Control.RESET.value, 1)
         model.reset()
         await tb.check_state(model)
         assert np.array_equal(await tb.read_weights(), model.W)
+        if COUNTS:
+            assert model.count.any(), f"seed {seed}: no counts, the test would be vacuous"
+            await tb.write(Space.CONTROL, Control.CLEAR_COUNTS.value, 1)
+            model.clear_counts()
+            await tb.check_state(model)
         dut._log.info(f"seed {seed}: {spike_count} spikes, "
                       f"{int((W != net.weights).sum())} weights changed")
     dut._log.info(f"neuron-steps compared: {compared}")
@@ -255,7 +279,7 @@ async def reset_mid_step(dut):
     n_inputs, n_neurons = PARAMS["n_inputs"], PARAMS["n_neurons"]
     tb = TB(dut, n_inputs, n_neurons)
     await tb.start()
-    net = random_network(n_inputs, n_neurons, 99, learning=True, v2=V2)
+    net = random_network(n_inputs, n_neurons, 99, learning=True, v2=V2, stimulus=GENERATORS)
     assert net.learning.x_imp > 0, "the pre-traces would not show a dropped input"
     await tb.load(net)
     for index in range(n_inputs):
@@ -300,6 +324,21 @@ async def control_readback(dut):
         assert await tb.read(Space.MASK, j) == j % 2
     for i in range(n_neurons):
         assert await tb.read(Space.MASK, (1 << sb) | i) == (i + 1) % 2
+    if GENERATORS:
+        edges = {InputField.RATE: (0, spec.RATE_MAX, 6554),
+                 InputField.GEN: (1, spec.GEN_MAX, 1 << 31)}
+        for field, values in edges.items():
+            for value in values:
+                j = rng.randrange(n_inputs)
+                await tb.write(Space.INPUT, (field.value << sb) | j, value)
+                got = await tb.read(Space.INPUT, (field.value << sb) | j) & spec.GEN_MAX
+                assert got == value, field.name
+        assert await tb.read(Space.INPUT, 2 << sb) == 0                    # no field 2
+        if n_inputs < 1 << sb:
+            assert await tb.read(Space.INPUT, (InputField.GEN.value << sb) | n_inputs) == 0
+    if COUNTS:
+        await tb.write(Space.CONTROL, Control.CLEAR_COUNTS.value, 1)
+        assert not (await tb.read_state(StateField.COUNT, n_neurons)).any()
     # Out of the map: reads 0, writes nothing.
     await tb.write(Space.WEIGHT, (1 << nb) | 0, 5)
     await tb.write(Space.WEIGHT, (tb.n_src << nb) | 0, 9)
