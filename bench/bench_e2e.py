@@ -45,20 +45,24 @@ def measure(core, net, steps, *, rate_form, steps_per_call=None, inputs=None):
     with spikecore.connect("model://") as model:
         model.load(net)
         if rate_form:
-            same = True
+            same, spikes = True, 0
             for _ in range(steps // steps_per_call):
                 got = core.run(steps=steps_per_call, record="counts")
-                same &= bool(np.array_equal(got, model.run(steps=steps_per_call,
-                                                           record="counts")))
+                want = model.run(steps=steps_per_call, record="counts")
+                same &= bool(np.array_equal(got, want))
+                spikes += int(want.sum())
         else:
-            same = bool(np.array_equal(core.run(inputs[:steps]), model.run(inputs[:steps])))
+            want = model.run(inputs[:steps])
+            same = bool(np.array_equal(core.run(inputs[:steps]), want))
+            spikes = int(want.sum())
     seconds = time.perf_counter() - started
     sent, received = stats.wire_sent - sent0, stats.wire_received - recv0
     counters = core.counters()
     return {"cycles_per_step": counters["cycles"] / counters["steps"],
             "to_device_bytes_per_step": sent / steps,
             "from_device_bytes_per_step": received / steps,
-            "virtual_board_steps_per_s": steps / seconds, "matches_model": same}
+            "virtual_board_steps_per_s": steps / seconds, "matches_model": same,
+            "output_spikes_per_step": spikes / steps}
 
 
 def bench_end_to_end(results, quick):
@@ -96,7 +100,7 @@ def bench_end_to_end(results, quick):
             r.update({"compute_steps_per_s": round(compute), "link_steps_per_s": round(link),
                       "steps_per_s": round(min(compute, link)),
                       "bound": "compute" if compute <= link else "link"})
-            for k in ("cycles_per_step", "to_device_bytes_per_step",
+            for k in ("cycles_per_step", "to_device_bytes_per_step", "output_spikes_per_step",
                       "from_device_bytes_per_step", "virtual_board_steps_per_s"):
                 r[k] = round(r[k], 2)
             row[mode] = r
@@ -169,6 +173,12 @@ def bench_digits_on_boards(results, quick):
                             f"{board.n_inputs} + {board.n_neurons}")
             continue
         with spikecore.connect("sim://", board=name) as core:
+            missing = trained.features() & ~core.features
+            if missing:
+                row["error"] = (f"the digits network needs {', '.join(missing.names())}, "
+                                f"which this build lacks")
+                print(f"digits on {name}: {row['error']}")
+                continue
             for phase, (net, images, steps, learning) in phases.items():
                 net = _padded(net, board.n_inputs, board.n_neurons)
                 net.learning.enabled = learning

@@ -182,14 +182,18 @@ def _hardware_sections(r):
                   f"{form['steps_per_call']} steps (on a build without generators or counts "
                   "the driver supplies them: host-generated inputs streamed, spikes counted "
                   "from the records).", "",
-                  _row(["board", "geometry", "inputs", "clock (MHz)", "cycles/step",
-                        "bytes/step to / from", "compute bound", "link bound", "steps/s",
-                        "bit-exact"]), _row(["---"] * 10)]
+                  "The two forms draw different random inputs at the same rate, so their "
+                  "networks learn and spike differently (spikes out per step, in the table); "
+                  "the core's cycles follow its synapse operations, which grow with them.", "",
+                  _row(["board", "geometry", "inputs", "clock (MHz)", "spikes out/step",
+                        "cycles/step", "bytes/step to / from", "compute bound", "link bound",
+                        "steps/s", "bit-exact"]), _row(["---"] * 11)]
         for board, v in e["value"].items():
             for mode in ("streamed", "generated"):
                 m = v[mode]
                 lines.append(_row([board, "+".join(map(str, v["geometry"])), mode,
-                                   v["clock_mhz"], f"{m['cycles_per_step']:,.0f}",
+                                   v["clock_mhz"], m.get("output_spikes_per_step", ""),
+                                   f"{m['cycles_per_step']:,.0f}",
                                    f"{m['to_device_bytes_per_step']:.2f} / "
                                    f"{m['from_device_bytes_per_step']:.2f}",
                                    f"{m['compute_steps_per_s']:,}", f"{m['link_steps_per_s']:,}",
