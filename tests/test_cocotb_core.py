@@ -19,7 +19,7 @@ GEOMETRIES = [
     (4, 8, 1, 2, 6, ALL, 300, [1, 2, 5], 40),
     (8, 16, 4, 2, 6, ALL, 300, [11, 12, 13, 14], 40),
     (5, 8, 8, 2, 6, ALL, 300, [21, 22], 20),    # sources padded to a multiple of lanes
-    (6, 4, 2, 2, 6, ALL, 300, [31, 32], 20),
+    pytest.param(6, 4, 2, 2, 6, ALL, 300, [31, 32], 20, marks=pytest.mark.slow),
     (8, 16, 4, 1, 6, ALL, 300, [41, 43], 20),   # single-port weight banks (iCE40 SPRAM)
     (6, 8, 1, 1, 2, ALL, 300, [51, 52], 20),    # the iCEBreaker's: single-port, 2-stage neurons
     (6, 8, 2, 2, 6, NONE, 300, [61, 62], 20),   # model v1 only (a device built without v2)
