@@ -66,3 +66,18 @@ def test_run_needs_inputs_or_steps(tmp_path, capsys):
     status = main(["run", "model://", str(tmp_path / "net.npz"), "-o", str(tmp_path / "o.npy")])
     assert status == 2
     assert "run takes an inputs file or --steps N, not neither" in capsys.readouterr().err
+
+
+def test_run_refuses_counts_with_a_plot_and_bad_steps(tmp_path, capsys):
+    spikecore.Network(4, 6).save(tmp_path / "net.npz")
+    base = ["run", "model://", str(tmp_path / "net.npz"), "-o", str(tmp_path / "o.npy")]
+    assert main(base + ["--steps", "5", "--counts", "--plot", str(tmp_path / "r.png")]) == 2
+    assert "--plot draws spikes; it does not go with --counts" in capsys.readouterr().err
+    for bad in ("0", "-3", "ten"):
+        try:
+            status = main(base + ["--steps", bad])
+        except SystemExit as exc:           # argparse refuses the value itself
+            status = exc.code
+        assert status == 2
+        assert "must be a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists()
