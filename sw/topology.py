@@ -14,7 +14,8 @@ which population pairs learn. :meth:`Topology.build` returns an ordinary
 >>> net = top.build(seed=0)
 
 Plasticity in the core is a product of two masks (``plastic_src[j] and plastic_dst[i]``), so
-the plastic pairs must form such a product; :meth:`build` says which pair breaks it if not.
+the plastic pairs must form such a product; :func:`plastic_masks` (used by :meth:`build` and by
+the PyNN backend) says which pair breaks it if not.
 """
 
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import numpy as np
 from . import spec
 from .network import Learning, Network
 
-__all__ = ["Population", "Topology", "uniform", "normal", "constant"]
+__all__ = ["Population", "Topology", "uniform", "normal", "constant", "plastic_masks"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,26 @@ def normal(mean, std):
 def constant(value):
     """Return a weight distribution: every weight *value*."""
     return lambda rng, shape: np.full(shape, value, dtype=np.int64)
+
+
+def plastic_masks(plastic, source_name, neuron_name, hint=""):
+    """Return the masks (plastic_src, plastic_dst) whose product is *plastic*, or refuse.
+
+    The core's synapse (source j, neuron i) learns iff ``plastic_src[j] and plastic_dst[i]``,
+    so the plastic pairs, a bool array (sources, neurons), must be such a product. If not,
+    ValueError names a synapse that breaks it, with ``source_name(j)`` and
+    ``neuron_name(i)``, then the sentence *hint* if given (what the caller's user can change).
+    """
+    src, dst = plastic.any(axis=1), plastic.any(axis=0)
+    wrong = np.argwhere(np.outer(src, dst) != plastic)
+    if len(wrong):
+        j, i = (int(k) for k in wrong[0])
+        source, neuron = source_name(j), neuron_name(i)
+        raise ValueError(f"plasticity is per source and per neuron in spikecore (plastic_src[j] "
+                         f"and plastic_dst[i]): {source} learns onto some neurons and {neuron} "
+                         f"from some sources, but {source} → {neuron} is not a plastic "
+                         f"synapse" + (f". {hint}" if hint else ""))
+    return src, dst
 
 
 def _size(size):
@@ -222,15 +243,9 @@ class Topology:
                 raise ValueError(f"weights from {pre.name!r} to {post.name!r}: {exc}") \
                     from None
             plastic[np.ix_(rows, cols)] = learns
-        src, dst = plastic.any(axis=1), plastic.any(axis=0)
-        wrong = np.argwhere(np.outer(src, dst) != plastic)
-        if len(wrong):
-            j, i = (int(k) for k in wrong[0])
-            raise ValueError(f"plasticity is per source and per neuron (plastic_src[j] and "
-                             f"plastic_dst[i]): source {j} ({self._name_of_source(j)}) learns "
-                             f"onto some neurons and neuron {i} ({self._name_of_neuron(i)}) "
-                             f"from some sources, but synapse ({j}, {i}) does not")
-        net.plastic_src, net.plastic_dst = src, dst
+        net.plastic_src, net.plastic_dst = plastic_masks(
+            plastic, lambda j: f"source {j} ({self._name_of_source(j)})",
+            lambda i: f"neuron {i} ({self._name_of_neuron(i)})")
         net.check()
         return net
 

@@ -69,7 +69,8 @@ def test_plasticity_that_is_not_per_source_and_neuron_is_refused():
     top.connect(pix, exc, 1, plastic=True)
     top.connect(bias, inh, 1, plastic=True)     # pix -> inh and bias -> exc would learn too
     with pytest.raises(ValueError, match=r"source 0 \(pix\) learns onto some neurons and "
-                                         r"neuron 4 \(inh\) from some sources"):
+                                         r"neuron 4 \(inh\) from some sources, but source 0 "
+                                         r"\(pix\) → neuron 4 \(inh\) is not a plastic synapse"):
         top.build()
 
 
