@@ -175,7 +175,117 @@ def test_a_spike_in_the_last_step_of_a_run_arrives_in_the_next():
     assert list(a.get_data().segments[0].spiketrains[0].magnitude) == [5.0, 8.0]
 
 
+def _v_of_one_neuron(spike_times, warn=None):
+    """Return v (mV) of a neuron fed by one SpikeSourceArray, and the source's spikes."""
+    sim.setup(timestep=1.0)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=spike_times), label="src")
+    cell = sim.Population(1, sim.IF_curr_exp(tau_syn_E=0.01, tau_m=10.0), label="cell")
+    sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0))
+    src.record("spikes")
+    cell.record("v")
+    if warn:
+        with pytest.warns(UserWarning, match=warn):
+            sim.run(12.0)
+    else:
+        sim.run(12.0)
+    v = cell.get_data().segments[0].analogsignals[0].magnitude[:, 0]
+    spikes = list(src.get_data().segments[0].spiketrains[0].magnitude)
+    sim.end()
+    return v, spikes
+
+
+def test_spike_times_in_one_step_are_one_spike_sent_and_recorded():
+    """5.0 twice, and 6.8 and 7.2 (both step 7): an input sends one spike a step, so the
+    neuron sees what [5.0, 7.0] gives, and the source records what it sent."""
+    v_once, once = _v_of_one_neuron([5.0, 7.0])
+    v, spikes = _v_of_one_neuron([5.0, 5.0, 6.8, 7.2], warn="one spike, sent and recorded once")
+    assert once == spikes == [5.0, 7.0]
+    np.testing.assert_array_equal(v, v_once)
+
+
+def test_negative_spike_times_are_refused():
+    sim.setup(timestep=1.0)
+    sim.Population(1, sim.SpikeSourceArray(spike_times=[-3.0, 2.0]), label="early")
+    sim.Population(1, sim.IF_curr_exp())
+    with pytest.raises(ValueError, match=r"early\[0\]: spike time -3.0 ms is not a time"):
+        sim.run(5.0)
+
+
+def test_poisson_start_and_stop_off_the_grid_are_noted():
+    """start 10.5 ms, duration 3.3 ms at dt = 1 ms: active in steps 11, 12, 13 (the first
+    step at or after 10.5 ms up to the first at or after 13.8 ms)."""
+    sim.setup(timestep=1.0)
+    sim.Population(2, sim.SpikeSourcePoisson(rate=10.0, start=10.5, duration=3.3), label="p")
+    sim.Population(1, sim.IF_curr_exp())
+    with pytest.warns(UserWarning, match="start of p off the 1.0 ms grid"):
+        report = str(sim.quantization_report())
+    assert "start + duration of p off the 1.0 ms grid (e.g. p[0]: 13.8 ms)" in report
+    stim = _engine()._stimulus()
+    assert list(stim.start) == [11, 11] and list(stim.stop) == [14, 14]
+
+
+def test_runs_are_whole_steps_and_warn_when_asked_for_less():
+    sim.setup(timestep=1.0)
+    sim.Population(1, sim.IF_curr_exp())
+    with pytest.warns(UserWarning, match=r"0.4 steps .* so 0 step\(s\) run, to t = 0 ms"):
+        sim.run(0.4)
+    assert sim.get_current_time() == 0.0
+    with pytest.warns(UserWarning, match=r"1.4 steps .* so 1 step\(s\) run, to t = 1 ms"):
+        sim.run(1.4)
+    assert sim.get_current_time() == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim.run(2.0)
+    assert sim.get_current_time() == 3.0
+
+
 # --- Recording --------------------------------------------------------------------------------
+
+def test_record_none_pauses_recording():
+    """i_offset 1 nA fires every 28 ms (at 27 and 55 ms). Recording from 10 ms, stopped at
+    35 ms by record(None) and resumed at 65 ms, keeps the spike at 27 ms only; v is the
+    continuous recording's, with the samples strictly inside the pause (36 … 64) missing."""
+    def run(pause):
+        sim.setup(timestep=1.0)
+        cells = sim.Population(2, sim.IF_curr_exp(i_offset=1.0), label="cells")
+        sim.run(10.0)
+        cells.record(["spikes", "v"])
+        sim.run(25.0)
+        if pause:
+            cells.record(None)
+        sim.run(30.0)
+        if pause:
+            cells.record(["spikes", "v"])
+        sim.run(10.0)
+        seg = cells.get_data().segments[0]
+        out = [list(st.magnitude) for st in seg.spiketrains], seg.analogsignals[0].magnitude
+        sim.end()
+        return out
+    (spikes, v), (all_spikes, all_v) = run(pause=True), run(pause=False)
+    assert all_spikes == [[27.0, 55.0]] * 2 and spikes == [[27.0]] * 2
+    assert v.shape == all_v.shape == (76, 2)
+    inside = np.zeros(76, bool)
+    inside[36:65] = True
+    assert np.isnan(v[inside]).all()
+    np.testing.assert_array_equal(v[~inside][10:], all_v[~inside][10:])
+    assert not np.isnan(v[~inside][10:]).any()
+
+
+def test_write_data_to_nix(tmp_path):
+    """neo's NixIO (nixio, in the pynn extra) writes .nix files."""
+    sim.setup(timestep=1.0)
+    cells = sim.Population(2, sim.IF_curr_exp(i_offset=1.0), label="cells")
+    cells.record(["spikes", "v"])
+    sim.run(40.0)
+    cells.write_data(str(tmp_path / "cells.nix"))
+    io = neo.io.NixIO(str(tmp_path / "cells.nix"), mode="ro")
+    try:
+        seg = io.read_block().segments[0]
+        assert [list(st.magnitude) for st in seg.spiketrains] == [[27.0]] * 2
+        assert seg.analogsignals[0].shape == (41, 2)
+    finally:
+        io.close()
+
 
 def test_get_data_is_neo_like_every_backend(tmp_path):
     sim.setup(timestep=0.5)
@@ -346,6 +456,55 @@ def test_stdp_post_before_pre_depresses():
     assert after < before
 
 
+def _learned():
+    """The pairing of pre at 10 ms and teacher at 14 ms, run: return the plastic projection,
+    its cell, and its weight (integers) before and after learning."""
+    sim.setup(timestep=1.0)
+    pre = sim.Population(1, sim.SpikeSourceArray(spike_times=[10.0]), label="pre")
+    teacher = sim.Population(1, sim.SpikeSourceArray(spike_times=[14.0]), label="teacher")
+    cell = sim.Population(1, sim.IF_curr_exp(tau_syn_E=0.01, tau_m=10.0, v_thresh=-60.0,
+                                             tau_refrac=1.0), label="cell")
+    prj = sim.Projection(pre, cell, sim.AllToAllConnector(),
+                         _stdp(weight=500.0, w_max=1000.0, A_plus=0.3, A_minus=0.3))
+    sim.Projection(teacher, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=2000.0))
+    sim.run(40.0)
+    before = int(_engine().mapping.network.weights[0, 0])
+    after = int(_engine().core.read_weights()[0, 0])
+    assert after > before
+    return prj, cell, before, after
+
+
+def test_setting_a_learned_weight_back_to_its_initial_value_writes_it():
+    """The script's weight is 500 nA before and after set(weight=500): the device's learned
+    weight must still go back to 500 nA's integer (the set is what counts, not a change)."""
+    prj, _, before, _ = _learned()
+    prj.set(weight=500.0)
+    sim.run(1.0)
+    assert int(_engine().core.read_weights()[0, 0]) == before
+    prj.set(weight=400.0)
+    sim.run(1.0)
+    prj.set(weight=500.0)
+    sim.run(1.0)
+    assert int(_engine().core.read_weights()[0, 0]) == before
+
+
+def test_get_weight_reads_the_device_while_other_changes_are_pending():
+    """Learned weights are read back after an unrelated change not yet run, and after a
+    refused one; weights the script set are reported as set until the next run writes them."""
+    prj, cell, _, after = _learned()
+    learned = after / _engine().mapping.per_nA[0]
+    cell.set(i_offset=0.1)
+    assert float(prj.get("weight", format="array")[0, 0]) == pytest.approx(learned)
+    cell.set(v_reset=-70.0)
+    with pytest.raises(RuntimeError, match="call reset\\(\\) first"):
+        sim.run(1.0)
+    assert float(prj.get("weight", format="array")[0, 0]) == pytest.approx(learned)
+    prj.set(weight=400.0)
+    assert float(prj.get("weight", format="array")[0, 0]) == 400.0
+    sim.reset()
+    assert float(prj.get("weight", format="array")[0, 0]) == 400.0
+
+
 def test_stdp_maps_to_learning_settings():
     """w_max 1 nA is 127 units: w_max·A_plus = 0.05 nA is 6.35 units at lag 0, the window
     6.35·e^(−k/20) over k ≤ 40 steps. fit_trace picks (242, 247, 7): 242·7 >> 8 = 6 units at
@@ -437,6 +596,16 @@ def test_refuses_delays_other_than_one_step():
                        sim.StaticSynapse(weight=0.1, delay=1.0))
     with pytest.raises(ValueError, match="min_delay must be 'auto' or the timestep"):
         sim.setup(timestep=0.1, min_delay=1.0)
+    with pytest.raises(ValueError, match="max_delay = 10.0 ms.*'auto' or the timestep"):
+        sim.setup(timestep=1.0, max_delay=10.0)
+    sim.setup(timestep=1.0, max_delay=1.0)
+    assert sim.get_max_delay() == 1.0
+
+
+@pytest.mark.parametrize("timestep", [0.0, -1.0])
+def test_refuses_a_timestep_that_is_not_positive(timestep):
+    with pytest.raises(ValueError, match=f"timestep = {timestep} ms: it must be a positive"):
+        sim.setup(timestep=timestep)
 
 
 def test_refuses_two_synaptic_time_constants_on_one_neuron():
@@ -454,6 +623,11 @@ def test_refuses_two_synaptic_time_constants_on_one_neuron():
 @pytest.mark.parametrize("cell, message", [
     (dict(tau_refrac=1.7), r"cells\[0\]: tau_refrac = 1.7 ms is over 16 steps.*\(1.6 ms\)"),
     (dict(v_thresh=-70.0), r"v_thresh = -70.0 mV is below v_reset = -65.0 mV"),
+    (dict(tau_refrac=-3.0), r"cells\[0\]: tau_refrac = -3.0 ms must be 0 or positive"),
+    (dict(cm=[1.0, 0.0]), r"cells\[1\]: cm = 0.0 nF must be positive"),
+    (dict(tau_m=-5.0), r"cells\[0\]: tau_m = -5.0 ms must be positive"),
+    (dict(tau_syn_I=-1.0), r"cells\[0\]: tau_syn_I = -1.0 ms must be 0 or positive"),
+    (dict(v_thresh=float("nan")), r"cells\[0\]: v_thresh = nan is not a number"),
 ])
 def test_refuses_neuron_parameters(cell, message):
     sim.setup(timestep=0.1)
@@ -476,6 +650,18 @@ def test_refuses_other_cell_types_and_current_sources():
         sim.IF_cond_exp
     with pytest.raises(NotImplementedError, match="i_offset"):
         sim.Population(1, sim.IF_curr_exp()).inject(object())
+    from pyNN.standardmodels.cells import IF_cond_exp
+    with pytest.raises(TypeError, match="population 'cond': pyNN.standardmodels.cells."
+                                        "IF_cond_exp is not a spikecore.pynn cell type"):
+        sim.Population(1, IF_cond_exp(), label="cond")
+
+
+def test_cell_kind_is_decided_in_one_place():
+    from spikecore.pynn.standardmodels import cell_kind
+    assert [cell_kind(c) for c in (sim.IF_curr_exp(), sim.SpikeSourceArray(),
+                                   sim.SpikeSourcePoisson())] == ["neuron", "array", "poisson"]
+    with pytest.raises(TypeError, match="not a spikecore.pynn cell type"):
+        cell_kind(object())
 
 
 def test_refuses_stdp_it_cannot_express():
@@ -573,6 +759,36 @@ def test_changes_after_a_run_apply_in_place_or_are_refused():
     sim.reset()
     sim.run(5.0)
     assert _engine().core.read_weights()[0, 0] == 127
+
+
+def test_approximations_made_after_a_run_warn():
+    """Spike times off the grid, tau_refrac off the grid and initialize(v=...) after the first
+    run warn as they do when the network is first built."""
+    sim.setup(timestep=1.0)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]), label="src")
+    cell = sim.Population(1, sim.IF_curr_exp(tau_refrac=2.0), label="cell")
+    sim.Projection(src, cell, sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim.run(10.0)
+    src.set(spike_times=[12.4])
+    cell.set(tau_refrac=2.6)
+    cell.initialize(v=-80.0)
+    with pytest.warns(UserWarning) as record:
+        sim.run(10.0)
+    text = " ".join(str(w.message) for w in record)
+    for expected in ("spike times of src off the 1.0 ms grid", "tau_refrac is rounded",
+                     "start at v = v_reset", "tau_refrac (neurons) 15.4 %"):
+        assert expected in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # the same approximations again: said already
+        cell.set(i_offset=0.0)
+        sim.run(1.0)
+
+
+def test_quantization_report_before_setup_says_so():
+    with pytest.raises(RuntimeError, match=r"call spikecore.pynn.setup\(\)"):
+        sim.quantization_report()
 
 
 def test_quantization_is_reported():

@@ -29,11 +29,14 @@ more (it holds v for k steps after the spike's step), and we follow pyNN.brian2.
 
 Changes. Between runs, source parameters (rates, spike times) and parameters or weights
 that keep the network's quantization apply in place: the state and learned weights carry
-on. One that changes it (the network's size, w_exp, a neuron's scale or v_reset,
-plasticity, learning parameters) is refused until ``reset()``, which loads the network
-again (PyNN's reset: initial state and weights).
+on; weights the script set are written whatever the device holds. One that changes it (the
+network's size, w_exp, a neuron's scale or v_reset, plasticity, learning parameters) is
+refused until ``reset()``, which loads the network again (PyNN's reset: initial state and
+weights). A change that brings a new approximation warns at the next run. A run to a time
+off the grid runs to the nearest step, with a warning.
 
-Spike sources. SpikeSourceArray: each time is rounded to the nearest step.
+Spike sources. SpikeSourceArray: each time is rounded to the nearest step; times in one step
+are one spike (sent and recorded once).
 SpikeSourcePoisson: a Bernoulli trial per step with probability rate·dt, on the inputs'
 generators (``Core.set_rates``, ``round(rate·dt·65536)`` per 65536); a device without them
 has the driver run the same generators on the host (the same spikes, bit for bit). Their
@@ -41,8 +44,10 @@ spikes are recorded by computing the same generators again on the host.
 
 Recording. ``spikes`` of every population, ``v`` of IF_curr_exp cells: up to 8 neurons in
 all through ``Core.run``'s probes; more are read with ``read_state`` after every step (one
-``run`` per step: slow on a board). ``Projection.get("weight", ...)`` reads the weights
-from the device (learned weights, in nA).
+``run`` per step: slow on a board). ``record(None)`` pauses a population's recording until
+it records again. ``Projection.get("weight", ...)`` reads the weights from the device
+whenever a network is loaded (learned weights, in nA), except weights the script set and has
+not run yet (returned as set).
 
 STDP. ``STDPMechanism(SpikePairRule, AdditiveWeightDependence, dendritic_delay_fraction=0)``
 is spikecore's trace STDP; see ``spikecore.pynn.stdp`` for the mapping.
@@ -53,7 +58,8 @@ Approximations (reported, never silent):
   neuron; decays to 12 bits; STDP's traces and rates to 8 bits);
 - a neuron starts at v = v_reset whatever ``initialize(v=...)`` asks (the core's state
   starts at zero); spike times off the dt grid are rounded, and so is tau_refrac (PyNN's
-  default 0.1 ms is 0 steps at dt = 1 ms);
+  default 0.1 ms is 0 steps at dt = 1 ms), and a Poisson source's start and start +
+  duration (to the first step at or after them); times in one step are one spike;
 - STDP's window is 8-bit traces that decay by flooring, fitted to PyNN's exponentials over
   lags up to 2·tau (the report gives the worst error: 3–5 % at tau = 20 steps, more at many
   steps); the traces start near 255 and saturate there, so a second spike within the window
@@ -64,9 +70,12 @@ Refused, with an error naming the population or projection:
 
 - more inputs or neurons than the device has (the error gives both counts);
 - cell types other than IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson (the core's
-  neurons are current-based LIF), and current sources (a constant current is i_offset);
-- a delay other than one step, and ``min_delay`` other than "auto" or the timestep (the
-  core has no delay lines);
+  neurons are current-based LIF; another module's is a TypeError at ``Population``), and
+  current sources (a constant current is i_offset);
+- a delay other than one step, and ``min_delay`` or ``max_delay`` other than "auto" or the
+  timestep (the core has no delay lines); a timestep ≤ 0;
+- cm or tau_m ≤ 0, tau_syn_E, tau_syn_I or tau_refrac < 0, a parameter that is not a
+  number; negative spike times;
 - tau_syn_E ≠ tau_syn_I on a neuron that receives both receptor types (one synaptic current);
 - tau_refrac over 16 steps (the spike's step and a 4-bit counter of at most 15 more);
   v_thresh below v_reset (the core's threshold is above its reset);

@@ -17,20 +17,17 @@ import numpy as np
 from .. import spec, units
 from ..network import Network
 from . import stdp
+from .standardmodels import cell_kind
 
-__all__ = ["Layout", "Mapping", "build", "NEURON_TYPES", "SOURCE_TYPES"]
-
-#: The cell types of spikecore.pynn: neurons, and inputs.
-NEURON_TYPES = ("IF_curr_exp",)
-SOURCE_TYPES = ("SpikeSourceArray", "SpikeSourcePoisson")
+__all__ = ["Layout", "Mapping", "build"]
 
 #: Milli (PyNN's mV and ms) to SI (``Physical``'s V and s).
 MILLI = 1e-3
 
 
 def _kind(pop):
-    name = type(pop.celltype).__name__
-    return "neuron" if name in NEURON_TYPES else "input"
+    """Return "neuron" or "input": where *pop*'s cells are in the core."""
+    return "neuron" if cell_kind(pop.celltype, pop.label) == "neuron" else "input"
 
 
 class Layout:
@@ -124,13 +121,16 @@ class Mapping:
         return self.v_reset[neurons] + np.asarray(v, float) / self.scale[neurons] / MILLI
 
 
+#: IF_curr_exp's parameters.
+_NEURON_NAMES = ("v_rest", "cm", "tau_m", "tau_refrac", "tau_syn_E", "tau_syn_I", "i_offset",
+                 "v_reset", "v_thresh")
+
+
 def _neuron_parameters(layout):
     """Return {name: array over all neurons} of the IF_curr_exp parameters and initial v."""
-    names = ("v_rest", "cm", "tau_m", "tau_refrac", "tau_syn_E", "tau_syn_I", "i_offset",
-             "v_reset", "v_thresh")
-    params = {name: [] for name in (*names, "v_init")}
+    params = {name: [] for name in (*_NEURON_NAMES, "v_init")}
     for pop, _ in layout.of_kind("neuron"):
-        for name in names:
+        for name in _NEURON_NAMES:
             params[name].append(np.broadcast_to(pop._parameters[name], (pop.size,)))
         params["v_init"].append(np.broadcast_to(
             np.asarray(pop.initial_values["v"].evaluate(simplify=False), float), (pop.size,)))
@@ -192,6 +192,15 @@ def _check_neurons(params, layout, dt):
             i = int(np.argmax(bad))
             raise ValueError(f"{layout.name('neuron', i)}: {message(i)}")
 
+    for name in _NEURON_NAMES:
+        refuse(~np.isfinite(params[name]),
+               lambda i, name=name: f"{name} = {params[name][i]} is not a number")
+    for name, unit in (("cm", "nF"), ("tau_m", "ms")):
+        refuse(params[name] <= 0, lambda i, name=name, unit=unit:
+               f"{name} = {params[name][i]} {unit} must be positive")
+    for name in ("tau_syn_E", "tau_syn_I", "tau_refrac"):
+        refuse(params[name] < 0, lambda i, name=name:
+               f"{name} = {params[name][i]} ms must be 0 or positive")
     most = spec.REF_MAX + 1
     refuse(np.rint(params["tau_refrac"] / dt) > most,
            lambda i: f"tau_refrac = {params['tau_refrac'][i]} ms is over {most} steps of {dt} "

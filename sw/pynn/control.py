@@ -20,11 +20,9 @@ def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, max_delay=DEFA
     Parameters
     ----------
     timestep : float
-        The step, ms: spikecore's step.
-    min_delay : "auto" or float
-        Every delay is one step: "auto" or *timestep*.
-    max_delay : "auto" or float
-        Accepted for compatibility; delays other than one step are refused.
+        The step, ms: spikecore's step; positive.
+    min_delay, max_delay : "auto" or float
+        Every delay is one step: "auto" or *timestep*; other values are refused.
     url : str
         ``spikecore.connect``'s: "model://", "sim://", a board.
     rng_seed : int
@@ -32,16 +30,19 @@ def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, max_delay=DEFA
     **connect_options
         Passed to ``spikecore.connect`` (``n_inputs``, ``n_neurons`` for "sim://", …).
     """
+    if not timestep > 0:
+        raise ValueError(f"timestep = {timestep} ms: it must be a positive number of ms")
     common.setup(timestep, min_delay, max_delay=max_delay)
-    if min_delay != "auto" and abs(min_delay - timestep) > 1e-9 * timestep:
-        raise ValueError(f"min_delay = {min_delay} ms: spikecore.pynn's delays are exactly one "
-                         f"step, so min_delay must be 'auto' or the timestep ({timestep} ms)")
+    for name, delay in (("min_delay", min_delay), ("max_delay", max_delay)):
+        if delay != "auto" and abs(delay - timestep) > 1e-9 * timestep:
+            raise ValueError(f"{name} = {delay} ms: spikecore.pynn's delays are exactly one "
+                             f"step, so {name} must be 'auto' or the timestep ({timestep} ms)")
     state = simulator.state
     _close()
     state.clear()
     state.dt = timestep
     state.min_delay = timestep
-    state.max_delay = timestep if max_delay == "auto" else max_delay
+    state.max_delay = timestep
     state.engine = Engine(connect(url, **connect_options), timestep, rng_seed)
     return rank()
 
@@ -70,11 +71,21 @@ def quantization_report():
     and the approximations (initial v, spike times off the grid, STDP's integers).
     """
     state = simulator.state
+    if state.engine is None:
+        raise RuntimeError("call spikecore.pynn.setup() (and create the network) before "
+                           "quantization_report()")
     state.engine.prepare(state)
     return state.engine.mapping.report
 
 
 run, run_until = common.build_run(simulator)
+_WHOLE_STEPS = """
+
+    spikecore.pynn runs whole steps: a time that is not a whole number of steps from the
+    current time is rounded to the nearest step, with a warning saying so (``run(0.4)`` at
+    ``timestep=1.0`` runs no step)."""
+run.__doc__ += _WHOLE_STEPS
+run_until.__doc__ += _WHOLE_STEPS
 run_for = run
 reset = common.build_reset(simulator)
 initialize = common.initialize

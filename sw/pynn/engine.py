@@ -4,7 +4,8 @@ The network is built (``spikecore.pynn.build``) and loaded at the first ``run()`
 ``reset()``. A change after a run (a parameter, a weight) is applied in place with
 ``Core.set`` and ``Core.write_weights`` when the network keeps its quantization (the same
 w_exp and per-neuron scales), so the state and learned weights carry on; otherwise it is
-refused, since reloading would lose the state.
+refused, since reloading would lose the state. Weights the script set are written whatever
+the device holds; approximations that a change brings warn, as the first build's do.
 
 Recording: every neuron's spikes come back from each ``Core.run``; SpikeSourceArray spikes
 are known; Poisson spikes are the device generators' (docs/model.md, xorshift32), computed
@@ -29,13 +30,28 @@ class History:
     """What happened since the last reset: spikes, and v of the recorded neurons.
 
     Neuron spikes are at the step they happen (time step·dt); source spikes at their step m
-    (delivered at m + 1). ``v[i]`` holds neuron i's integer v after each step from
-    ``v_first[i]`` (the value before that step) on.
+    (delivered at m + 1). ``v[i]`` holds neuron i's integer v in pieces ``(n, [arrays])``:
+    samples n, n + 1, … (sample n is v at n·dt, before step n) while it was recorded.
     """
 
     def __init__(self):
         self.events = {"neuron": ([], []), "input": ([], [])}
-        self.v, self.v_first = {}, {}
+        self.v = {}
+
+    def v_end(self, neuron):
+        """Return the last sample of *neuron*'s v held, or None."""
+        if neuron not in self.v:
+            return None
+        first, arrays = self.v[neuron][-1]
+        return first + sum(len(a) for a in arrays) - 1
+
+    def start_v(self, neuron, step, value):
+        """Start a piece of *neuron*'s v at sample *step*."""
+        self.v.setdefault(neuron, []).append((step, [np.array([value])]))
+
+    def add_v(self, neuron, values):
+        """Append the samples after the last one held."""
+        self.v[neuron][-1][1].append(np.asarray(values))
 
     def add(self, kind, steps, index):
         if len(steps):
@@ -53,9 +69,8 @@ class History:
     def v_samples(self, neuron, first, last):
         """Return neuron's integer v at steps first … last (NaN where not recorded)."""
         out = np.full(last - first + 1, np.nan)
-        if neuron in self.v:
-            values = np.concatenate(self.v[neuron])
-            start = self.v_first[neuron]
+        for start, arrays in self.v.get(neuron, []):
+            values = np.concatenate(arrays)
             lo, hi = max(first, start), min(last, start + len(values) - 1)
             if lo <= hi:
                 out[lo - first:hi - first + 1] = values[lo - start:hi - start + 1]
@@ -88,6 +103,9 @@ class Engine:
         self._gen = None            # the generators' states the next load starts from
         self._loaded = False
         self._dirty = True
+        self._built = []            # the projections of the network the device holds
+        self._weights_set = set()   # projections whose weights the script set since the
+                                    # last load or update (pending)
         self.history = History()
 
     def geometry(self):
@@ -97,13 +115,22 @@ class Engine:
     def changed(self):
         self._dirty = True
 
-    def loaded_without_changes(self):
-        """Whether the device holds the script's network as it is now."""
-        return self._loaded and not self._dirty and self.mapping is not None
+    def weights_set(self, prj):
+        """Note that the script set *prj*'s weights: the next run writes them all, whatever
+        the device holds (learned weights included)."""
+        self._weights_set.add(prj)
+        self._dirty = True
+
+    def holds(self, prj):
+        """Whether the device holds *prj*'s weights as they are now: a network is loaded,
+        *prj* is in it, and the script has not set its weights since (they are pending)."""
+        return (self._loaded and self.mapping is not None and prj in self._built
+                and prj not in self._weights_set)
 
     def reset(self):
         """Load the network again at the next run (PyNN's reset: initial state and weights)."""
         self._loaded = False
+        self._weights_set = set()
         self.history = History()
 
     # --- building and loading ---
@@ -119,10 +146,13 @@ class Engine:
             mapping.report.add("Poisson", "rate", "Hz", stim.hz, stim.realised_hz())
         mapping.report.notes += stim.notes
         if self._loaded:
-            self._update(mapping)
+            self._update(mapping, state.projections)
+            self._warn(mapping.report, since=self.mapping.report)
         else:
             self._load(mapping)
+            self._warn(mapping.report)
         self.mapping, self._dirty = mapping, False
+        self._built, self._weights_set = list(state.projections), set()
 
     def _load(self, mapping):
         net = mapping.network
@@ -135,13 +165,21 @@ class Engine:
         self._carry = None              # the rates and spikes of the sources' last step
         # The host's copy of the generators runs one step ahead of the device (below).
         self._replica = xorshift32(self._gen)
-        self._warn(mapping.report)
 
-    def _warn(self, report):
+    def _warnings(self, report):
+        """Return (relative errors above WARN_ERROR, approximation notes) of *report*."""
         worst = [f"{row['name']} ({row['where']}) {100 * row['error'].max():.3g} %"
                  for row in report.rows
                  if row["error"].size and row["error"].max() > self.WARN_ERROR]
-        approx = [note for note in report.notes if note.startswith("approximation")]
+        return worst, [note for note in report.notes if note.startswith("approximation")]
+
+    def _warn(self, report, since=None):
+        """Warn of *report*'s large errors and approximations (those not in *since*)."""
+        worst, approx = self._warnings(report)
+        if since is not None:
+            old_worst, old_approx = self._warnings(since)
+            worst = [item for item in worst if item not in old_worst]
+            approx = [note for note in approx if note not in old_approx]
         if worst or approx:
             warnings.warn("spikecore.pynn: " + "; ".join(
                 ([f"relative errors above {100 * self.WARN_ERROR:g} %: " + ", ".join(worst)]
@@ -149,8 +187,12 @@ class Engine:
                 + ". spikecore.pynn.quantization_report() lists every parameter.",
                 stacklevel=4)
 
-    def _update(self, new):
-        """Apply *new* to the loaded network in place, or refuse."""
+    def _update(self, new, projections):
+        """Apply *new* to the loaded network in place, or refuse.
+
+        Weights are written where *new*'s differ from the loaded network's, and every weight
+        of the projections whose weights the script set (learning may have moved them away
+        from both)."""
         old = self.mapping
         a, b = old.network, new.network
         same = (old.layout.n_inputs == new.layout.n_inputs
@@ -173,6 +215,11 @@ class Engine:
         if fields:
             self.core.set(**fields)
         changed = np.asarray(a.weights) != np.asarray(b.weights)
+        layout = new.layout
+        for prj in self._weights_set:
+            if prj in projections and len(prj):
+                pre_ids, post_ids = prj.connection_ids()
+                changed[new.row(layout.source(pre_ids)), layout.index(post_ids)] = True
         rows = np.flatnonzero(changed.any(axis=1))
         if rows.size:
             merged = np.where(changed, b.weights, self.core.read_weights())
@@ -199,7 +246,7 @@ class Engine:
             t, i = np.nonzero(spikes[:, :self.mapping.layout.n_neurons])
             self.history.add("neuron", a + t, i)
             for col, neuron in enumerate(probed):
-                self.history.v[neuron].append(v[:, col])
+                self.history.add_v(neuron, v[:, col])
         self._carry = (stim.rates(last - 1), stim.spikes(last - 1, last)[1])
         self.history.add("input", *stim.spikes(first, last))
         self._replay_poisson(stim, first, last)
@@ -266,16 +313,17 @@ class Engine:
         return spikes, v
 
     def _start_v(self, state, step):
-        """Return the neurons whose v is recorded; start the history of new ones."""
+        """Return the neurons whose v is recorded; start a piece of history for those not
+        recorded up to now (new ones, or recorded again after a pause)."""
         probed = set()
         for recorder in state.recorders:
             probed |= set(recorder.v_neurons())
         probed = sorted(int(i) for i in probed)
-        new = [i for i in probed if i not in self.history.v]
+        new = [i for i in probed if self.history.v_end(i) != step]
         if new:
             now = self.core.read_state().v[new] if step else np.zeros(len(new), np.int64)
             for i, value in zip(new, now):
-                self.history.v[i], self.history.v_first[i] = [np.array([value])], step
+                self.history.start_v(i, step, value)
         return probed
 
     # --- reading back ---

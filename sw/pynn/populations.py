@@ -10,6 +10,7 @@ from pyNN.parameters import ParameterSpace, simplify
 
 from . import simulator
 from .recording import Recorder
+from .standardmodels import cell_kind
 
 __all__ = ["Population", "PopulationView", "Assembly"]
 
@@ -65,6 +66,7 @@ class Population(_Parameters, common.Population):
     _assembly_class = Assembly
 
     def _create_cells(self):
+        cell_kind(self.celltype, self.label)          # refuse other backends' cell types
         state = simulator.state
         first = state.id_counter
         self.all_cells = np.array([simulator.ID(i) for i in range(first, first + self.size)],

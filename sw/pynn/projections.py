@@ -3,7 +3,9 @@
 Every connector of pyNN.connectors works (they call ``_convergent_connect``). Each
 connection's delay must be one step; weights are signed as PyNN wants them for current-based
 cells (inhibitory ones negative), which is how they go into the core. ``get("weight")``
-reads the weights back from the device, so learned weights are seen.
+reads the weights back from the device whenever a network is loaded, so learned weights are
+seen; after ``set(weight=...)`` and before the next run, the weights set (the next run writes
+them all, learned ones included).
 """
 
 import numpy as np
@@ -121,10 +123,11 @@ class Projection(common.Projection):
         return self._values[name]
 
     def weights(self, read=False):
-        """Return every connection's weight (nA): as set, or (*read*) as the device holds it."""
+        """Return every connection's weight (nA): as set, or (*read*) as the device holds it
+        (when a network is loaded and the script has not set them since)."""
         target = self._values.get("weight", np.zeros(0))
         engine = simulator.state.engine
-        if not read or engine is None or not engine.loaded_without_changes() or not len(self):
+        if not read or engine is None or not engine.holds(self) or not len(self):
             return target
         return engine.weights(self, *self.connection_ids(), target)
 
@@ -174,5 +177,7 @@ class Projection(common.Projection):
                 self._check_delay(value)
             if name == "weight":
                 check_weights(value, self)
+                if simulator.state.engine is not None:
+                    simulator.state.engine.weights_set(self)
             self._values[name] = value.copy()
         simulator.state.changed()

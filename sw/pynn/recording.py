@@ -1,10 +1,14 @@
-"""PyNN's Recorder over the engine's history: spikes of every cell, v of neurons (mV)."""
+"""PyNN's Recorder over the engine's history: spikes of every cell, v of neurons (mV).
+
+The engine keeps every spike; a recorder returns those from its recording's start time on,
+except in the pauses between ``record(None)`` and the next ``record(...)`` of a variable.
+"""
 
 import numpy as np
 from pyNN import recording
 
 from . import simulator
-from .build import NEURON_TYPES
+from .standardmodels import cell_kind
 
 __all__ = ["Recorder"]
 
@@ -14,7 +18,16 @@ class Recorder(recording.Recorder):
 
     _simulator = simulator
 
+    def _pauses(self):
+        """Return {variable name: [[first step, step after or None], ...]}: not recorded."""
+        if not hasattr(self, "_paused"):
+            self._paused = {}
+        return self._paused
+
     def _record(self, variable, new_ids, sampling_interval=None):
+        pauses = self._pauses().get(variable.name)
+        if pauses and pauses[-1][1] is None:
+            pauses[-1][1] = self._simulator.state.steps
         dt = self._simulator.state.dt
         if sampling_interval is not None:
             ratio = sampling_interval / dt
@@ -24,7 +37,7 @@ class Recorder(recording.Recorder):
             self.sampling_interval = sampling_interval
 
     def _is_neurons(self):
-        return type(self.population.celltype).__name__ in NEURON_TYPES
+        return cell_kind(self.population.celltype) == "neuron"
 
     def _engine(self):
         return self._simulator.state.engine
@@ -41,6 +54,15 @@ class Recorder(recording.Recorder):
             return []
         return engine.mapping.layout.index(np.array(ids, dtype=np.int64)).tolist()
 
+    def _paused_at(self, name, steps):
+        """Return whether recording of *name* was paused at each of *steps*."""
+        steps = np.asarray(steps)
+        out = np.zeros(steps.shape, bool)
+        for first, after in self._pauses().get(name, []):
+            out |= (steps >= first) & (steps < (self._simulator.state.steps
+                                                if after is None else after))
+        return out
+
     def _get_spiketimes(self, ids, clear=False):
         engine = self._engine()
         state = self._simulator.state
@@ -51,6 +73,7 @@ class Recorder(recording.Recorder):
         steps, index = engine.history.spikes("neuron" if self._is_neurons() else "input")
         wanted = layout.index(ids)
         keep = np.isin(index, wanted) & (steps >= self._first_step()) & (steps < state.steps)
+        keep &= ~self._paused_at("spikes", steps)
         id_of = dict(zip(wanted.tolist(), ids.tolist()))
         id_array = np.array([id_of[i] for i in index[keep]], dtype=np.int64)
         return id_array, steps[keep] * state.dt
@@ -64,6 +87,9 @@ class Recorder(recording.Recorder):
         values = np.column_stack([engine.history.v_samples(i, first, state.steps)
                                   for i in neurons]) if len(neurons) else \
             np.zeros((state.steps - first + 1, 0))
+        # Sample n is v at n·dt: those strictly inside a pause are not recorded.
+        n = np.arange(first, state.steps + 1)
+        values[self._paused_at(variable.name, n - 1) & self._paused_at(variable.name, n)] = np.nan
         return engine.mapping.v_to_mV(values, neurons)[::every], None
 
     def _local_count(self, variable, filter_ids=None):
@@ -74,8 +100,19 @@ class Recorder(recording.Recorder):
             counts[int(i)] = int(n)
         return counts
 
+    def store_to_cache(self, annotations=None):
+        """Keep the segment (``reset()``); a pause still open goes on in the next one."""
+        super().store_to_cache(annotations)
+        self._paused = {name: [[0, None]] for name, pauses in self._pauses().items()
+                        if pauses and pauses[-1][1] is None}
+
     def _clear_simulator(self):
         """Nothing to do: the history is kept, and read from the recording's start time."""
 
     def _reset(self):
-        pass
+        """Pause every variable recorded (``record(None)``) from now until recorded again."""
+        now = self._simulator.state.steps
+        for variable, ids in self.recorded.items():
+            pauses = self._pauses().setdefault(variable.name, [])
+            if ids and not (pauses and pauses[-1][1] is None):
+                pauses.append([now, None])

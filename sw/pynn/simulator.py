@@ -3,6 +3,8 @@
 PyNN backends keep one module-level ``state`` (pyNN.mock, pyNN.nest); this is spikecore's.
 """
 
+import warnings
+
 from pyNN import common
 
 name = "spikecore"
@@ -70,7 +72,14 @@ class State(common.control.BaseState):
         self.run_until(self.t + simtime)
 
     def run_until(self, tstop):
-        steps = int(round((tstop - self.t) / self.dt))
+        """Run whole steps up to *tstop* (ms): to the nearest step, warning if it is off."""
+        exact = (tstop - self.t) / self.dt
+        steps = int(round(exact))
+        if abs(exact - steps) > 1e-6:
+            warnings.warn(f"spikecore.pynn: running to {tstop:g} ms is {exact:g} steps of "
+                          f"{self.dt:g} ms from t = {self.t:g} ms; spikecore runs whole steps, "
+                          f"so {steps} step(s) run, to t = {self.t + steps * self.dt:g} ms",
+                          stacklevel=4)
         if self.engine is None:
             raise RuntimeError("call spikecore.pynn.setup() before run()")
         self.engine.advance(self, steps)

@@ -9,7 +9,7 @@ from pyNN.standardmodels import build_translations, cells, synapses
 from .simulator import state
 
 __all__ = ["IF_curr_exp", "SpikeSourcePoisson", "SpikeSourceArray", "StaticSynapse",
-           "STDPMechanism", "AdditiveWeightDependence", "SpikePairRule"]
+           "STDPMechanism", "AdditiveWeightDependence", "SpikePairRule", "cell_kind"]
 
 
 def _same(*names):
@@ -29,6 +29,23 @@ class SpikeSourcePoisson(cells.SpikeSourcePoisson):
 class SpikeSourceArray(cells.SpikeSourceArray):
     __doc__ = cells.SpikeSourceArray.__doc__
     translations = _same("spike_times")
+
+
+def cell_kind(celltype, label=None):
+    """Return what a cell of *celltype* is in the core: "neuron", "array" or "poisson".
+
+    The one place that decides it. Raises TypeError, naming the population *label*, for a
+    cell type that is not spikecore.pynn's (another backend's, or pyNN.standardmodels' own).
+    """
+    for cls, kind in ((IF_curr_exp, "neuron"), (SpikeSourceArray, "array"),
+                      (SpikeSourcePoisson, "poisson")):
+        if isinstance(celltype, cls):
+            return kind
+    kind = type(celltype)
+    where = f"population {label!r}: " if label is not None else ""
+    raise TypeError(f"{where}{kind.__module__}.{kind.__name__} is not a spikecore.pynn cell type: "
+                    f"use spikecore.pynn's IF_curr_exp, SpikeSourceArray or SpikeSourcePoisson "
+                    f"(a spikecore core runs current-based LIF neurons fed by spike sources)")
 
 
 class _OneStepDelay:

@@ -5,16 +5,20 @@ m + 1: every projection has a delay of exactly one step, as a neuron's spike, wh
 delivers a step later (docs/model.md, step 1).
 
 - SpikeSourceArray: each time is rounded to the nearest step (the report notes any time off
-  the grid); its spike is streamed in step m + 1.
+  the grid); its spike is streamed in step m + 1. An input sends at most one spike a step:
+  several times in one step (equal, or rounding to one step) are one spike, sent and
+  recorded once (a note says so). Negative times are refused.
 - SpikeSourcePoisson: a Bernoulli trial per step of probability rate·dt, on the input's
   generator (``Core.set_rates``: ``round(rate·dt·65536)``), active in the steps m with
-  start ≤ m·dt < start + duration. On a device without generators the driver runs the same
-  generators on the host and streams what they fire, bit for bit the same.
+  start ≤ m·dt < start + duration (a note says when start or start + duration is off the
+  grid). On a device without generators the driver runs the same generators on the host and
+  streams what they fire, bit for bit the same.
 """
 
 import numpy as np
 
 from .. import spec
+from .standardmodels import cell_kind
 
 __all__ = ["Stimulus", "segments"]
 
@@ -51,18 +55,26 @@ class Stimulus:
         poisson, hz, rate, start, stop = [], [], [], [], []
         for pop, first in layout.of_kind("input"):
             index = first + np.arange(pop.size)
-            kind = type(pop.celltype).__name__
-            if kind == "SpikeSourceArray":
-                for j, seq in zip(index, np.broadcast_to(pop._parameters["spike_times"],
-                                                         (pop.size,))):
+            if cell_kind(pop.celltype) == "array":
+                trains = np.broadcast_to(pop._parameters["spike_times"], (pop.size,))
+                for i, (j, seq) in enumerate(zip(index, trains)):
                     times = np.asarray(seq.value, float)
+                    if np.any(~(times >= 0)):
+                        raise ValueError(
+                            f"{pop.label}[{i}]: spike time {times[~(times >= 0)][0]} ms is "
+                            f"not a time of the simulation (it starts at 0 ms)")
                     m = np.rint(times / dt)
-                    note = (f"approximation: spike times of {pop.label} off the {dt} ms grid "
-                            f"are rounded to the nearest step")
-                    if np.any(np.abs(m * dt - times) > 1e-6 * dt) and note not in self.notes:
-                        self.notes.append(note)
-                    steps.append(m.astype(np.int64))
-                    inputs.append(np.full(m.size, j))
+                    if np.any(np.abs(m * dt - times) > 1e-6 * dt):
+                        self._note(f"approximation: spike times of {pop.label} off the {dt} ms "
+                                   f"grid are rounded to the nearest step")
+                    once = np.unique(m)
+                    if once.size < m.size:
+                        self._note(f"approximation: spike times of {pop.label} that fall in one "
+                                   f"step of {dt} ms are one spike, sent and recorded once (an "
+                                   f"input sends at most one spike a step; e.g. {pop.label}[{i}]"
+                                   f" has {m.size} times in {once.size} steps)")
+                    steps.append(once.astype(np.int64))
+                    inputs.append(np.full(once.size, j))
             else:
                 p = {k: np.broadcast_to(np.asarray(pop._parameters[k], float), (pop.size,))
                      for k in ("rate", "start", "duration")}
@@ -72,6 +84,16 @@ class Stimulus:
                     i = int(np.argmax(bad))
                     raise ValueError(f"{pop.label}[{i}]: rate = {p['rate'][i]} Hz is not a "
                                      f"probability per step of {dt} ms in [0, 1)")
+                for name, t in (("start", p["start"]), ("start + duration",
+                                                         p["start"] + p["duration"])):
+                    off = np.isfinite(t) & (t < FOREVER * dt) & \
+                        (np.abs(np.rint(t / dt) * dt - t) > 1e-6 * dt)
+                    if np.any(off):
+                        i = int(np.argmax(off))
+                        self._note(f"approximation: {name} of {pop.label} off the {dt} ms grid "
+                                   f"(e.g. {pop.label}[{i}]: {t[i]:g} ms): the source is active "
+                                   f"from the first step at or after start to the first at or "
+                                   f"after start + duration")
                 poisson.append(index)
                 hz.append(p["rate"])
                 rate.append(np.rint(probability * (spec.RATE_MAX + 1)).astype(np.int64))
@@ -83,6 +105,10 @@ class Stimulus:
         self.rate = np.minimum(_join(rate, np.int64), spec.RATE_MAX)
         self.start = np.clip(_join(start, float), 0, FOREVER).astype(np.int64)
         self.stop = np.clip(_join(stop, float), 0, FOREVER).astype(np.int64)
+
+    def _note(self, note):
+        if note not in self.notes:
+            self.notes.append(note)
 
     def spikes(self, first, last):
         """Return (steps, inputs) of the SpikeSourceArray spikes at steps first … last−1."""
