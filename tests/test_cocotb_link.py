@@ -62,7 +62,9 @@ TOP_GEOMETRIES = [
     # Padded bitmaps at 1-byte indices: the differential fuzz (tests/test_fuzz.py, 5 + 12)
     # covers them in make test; make test-all runs this session too.
     pytest.param(5, 8, 2, {}, marks=pytest.mark.slow, id="5-8-2-{}"),
-    (8, 16, 4, {}),
+    # Several lanes and whole-byte bitmaps: the virtual board (the same Top, 8 + 16, through
+    # the driver) and the differential fuzz cover them in make test; make test-all runs this.
+    pytest.param(8, 16, 4, {}, marks=pytest.mark.slow, id="8-16-4-{}"),
     # 2-byte indices make this session the longest by far (10-15 min of a core since the
     # v2 session cases): make test-all runs it.
     pytest.param(3, 264, 8, {}, marks=pytest.mark.slow, id="3-264-8-{}"),
