@@ -20,10 +20,10 @@ demo: $(STAMP)
 	$(BIN)/spikecore demo --plot raster.png
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow" tests
 
 test-all: $(STAMP) pynn-reference
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal tests
 
 # PyNN's reference backend, pyNN.brian2, for tests/test_pynn_reference.py. It lives in a venv
 # of its own: Brian2 2.9 needs numpy < 2.3, the project venv has a newer one. make test runs
