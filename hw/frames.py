@@ -54,10 +54,6 @@ def _restartable_crc(restart):
     return ResetInserter(restart)(CRC16.create())
 
 
-#: ``FrameReceiver``'s frame_ram choices and the Yosys attributes that make them.
-FRAME_RAMS = {"block": None, "distributed": {"ram_style": "distributed"}}
-
-
 def _buffer_bits(max_payload):
     """Return the address bits of one buffer of *max_payload* bytes (a power of two)."""
     return (max_payload - 1).bit_length()
@@ -147,9 +143,6 @@ class FrameReceiver(wiring.Component):
     ----------
     max_payload : int
         The longest payload taken (``check_max_payload``); the buffer holds one.
-    frame_ram : "block" or "distributed"
-        Where the buffer goes: block RAM, or LUT RAM, whose read data comes out of a
-        flip-flop rather than a block RAM's slow output (the executor decodes it at once).
 
     Members
     -------
@@ -158,12 +151,9 @@ class FrameReceiver(wiring.Component):
     frame : Out(FrameSignature(max_payload))
         The frame held, and its release.
     """
-    def __init__(self, max_payload, frame_ram="block"):
+    def __init__(self, max_payload):
         check_max_payload(max_payload, None)
-        if frame_ram not in FRAME_RAMS:
-            raise ValueError(f"frame_ram must be one of {', '.join(FRAME_RAMS)}, not "
-                             f"{frame_ram!r}")
-        self.max_payload, self.frame_ram = max_payload, frame_ram
+        self.max_payload = max_payload
         super().__init__({
             "i":     In(stream.Signature(Decoded)),
             "frame": Out(FrameSignature(max_payload)),
@@ -172,8 +162,7 @@ class FrameReceiver(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         PL = self.max_payload
-        m.submodules.buffer = buffer = Memory(shape=8, depth=PL, init=[],
-                                              attrs=FRAME_RAMS[self.frame_ram])
+        m.submodules.buffer = buffer = Memory(shape=8, depth=PL, init=[])
         m.submodules.crc = crc16 = _restartable_crc(self.frame.release)
         wr = buffer.write_port()
         wiring.connect(m, flipped(self.frame.read), buffer.read_port(transparent_for=()))

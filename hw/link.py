@@ -39,8 +39,6 @@ class Link(wiring.Component):
         ``spec.MAX_PAYLOAD``. The frame buffer holds one payload, the reply buffers two.
     features : spikecore.spec.Feature
         The core's: reported by IDENTIFY, and the addresses of the others are refused.
-    frame_ram : "block" or "distributed"
-        Where the frame buffer goes (``FrameReceiver``).
 
     Members
     -------
@@ -55,10 +53,10 @@ class Link(wiring.Component):
     """
 
     def __init__(self, n_inputs, n_neurons, lanes, clk_hz, baud, rx_window,
-                 max_payload=spec.MAX_PAYLOAD, features=Feature.all(), frame_ram="block"):
+                 max_payload=spec.MAX_PAYLOAD, features=Feature.all()):
         check_max_payload(max_payload, n_neurons)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
-        self.max_payload, self.frame_ram = max_payload, frame_ram
+        self.max_payload = max_payload
         self.features = check_features(features)
         self.identify = spec.identify_bytes(
             version=spec.PROTOCOL_VERSION, n_inputs=n_inputs, n_neurons=n_neurons, lanes=lanes,
@@ -74,7 +72,7 @@ class Link(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.decoder = decoder = CobsDecoder()
-        m.submodules.receiver = receiver = FrameReceiver(self.max_payload, self.frame_ram)
+        m.submodules.receiver = receiver = FrameReceiver(self.max_payload)
         m.submodules.executor = executor = Executor(self.n_inputs, self.n_neurons,
                                                     self.max_payload, self.identify,
                                                     self.features)

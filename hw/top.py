@@ -63,9 +63,6 @@ class Top(wiring.Component):
         and reply buffers hold three payloads.
     features : spikecore.spec.Feature
         The optional parts of the model to build (``Core``), reported by IDENTIFY.
-    frame_ram : "block" or "distributed"
-        Where the link's frame buffer goes (``FrameReceiver``): LUT RAM takes the block RAM's
-        output delay off the link's longest path, for ECP5 boards with LUT RAM to spare.
 
     Members
     -------
@@ -82,7 +79,7 @@ class Top(wiring.Component):
 
     def __init__(self, n_inputs, n_neurons, lanes=None, *, divisor, clk_hz, weight_ports=2,
                  neuron_latency=6, register_commands=True, rx_window=spec.RX_WINDOW,
-                 max_payload=spec.MAX_PAYLOAD, features=Feature.all(), frame_ram="block"):
+                 max_payload=spec.MAX_PAYLOAD, features=Feature.all()):
         if lanes is None:
             lanes = default_lanes(n_neurons) if isinstance(n_neurons, int) else 1
         check_divisor(divisor)
@@ -99,7 +96,7 @@ class Top(wiring.Component):
                          features=features)
         self.n_inputs, self.n_neurons, self.lanes = n_inputs, n_neurons, lanes
         self.divisor, self.clk_hz, self.rx_window = divisor, clk_hz, rx_window
-        self.max_payload, self.frame_ram = max_payload, frame_ram
+        self.max_payload = max_payload
         self.features = features
         self.baud = clk_hz // divisor
         super().__init__()
@@ -114,7 +111,7 @@ class Top(wiring.Component):
                                         clk_hz=self.clk_hz, baud=self.baud,
                                         rx_window=self.rx_window,
                                         max_payload=self.max_payload,
-                                        features=self.features, frame_ram=self.frame_ram)
+                                        features=self.features)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
 
         # Received bytes into the FIFO. A byte that finds it full is lost; the next one that

@@ -56,8 +56,6 @@ def test_arguments():
         AccessCheck(5, "8")
     with pytest.raises(ValueError, match=r"max_payload must be a power of two in \[64, 1024\]"):
         FrameReceiver(96)
-    with pytest.raises(ValueError, match="frame_ram must be one of block, distributed, not 'lut'"):
-        FrameReceiver(64, "lut")
     with pytest.raises(TypeError, match="max_payload must be an integer"):
         ReplySender(None)
     with pytest.raises(ValueError, match="n_inputs must be a positive integer, not -1"):
