@@ -363,8 +363,7 @@ class Executor(wiring.Component):
                 m.d.comb += [feeder.start.eq(1), collector.start.eq(1)]
                 m.d.sync += x.rp.eq(RECORDS_AT)
             x.write_head("RUN_PRIME")
-        with m.State("RUN_PRIME"):
-            m.next = "RUN"
+        x.prime("RUN")
         with m.State("RUN"):
             m.d.comb += [feeder.feed.eq(1), x.w_addr.eq(collector.reply.addr),
                          x.w_data.eq(collector.reply.data), x.w_en.eq(collector.reply.en)]
@@ -410,9 +409,8 @@ class Executor(wiring.Component):
             with m.If(x.wp == 1):
                 m.d.comb += [feeder.start.eq(1), collector.start.eq(1)]
                 m.d.sync += [x.rp.eq(x.rw_records_at), x.hold.eq(0)]
-            x.write_head("RW_PRIME")
-        with m.State("RW_PRIME"):
-            m.next = "RW_RUN"
+            x.write_head("RW_RUN_PRIME")
+        x.prime("RW_RUN")
         with m.State("RW_RUN"):
             m.d.comb += [feeder.feed.eq(~x.hold), x.w_addr.eq(collector.reply.addr),
                          x.w_data.eq(collector.reply.data), x.w_en.eq(collector.reply.en)]
@@ -441,9 +439,9 @@ class Executor(wiring.Component):
                 m.d.sync += x.wp.eq(x.wp + 1)
             with m.If(reader.done):
                 m.d.sync += x.rp.eq(x.rp_saved)
-                m.next = "RW_RESUME"
+                m.next = "RW_RESUME_PRIME"
+        x.prime("RW_RESUME")
         with m.State("RW_RESUME"):
-            # Also the clock the frame buffer takes to read the byte at the restored rp.
             m.d.comb += collector.resume.eq(1)
             m.d.sync += x.hold.eq(0)
             m.next = "RW_RUN"
@@ -510,12 +508,19 @@ class _Datapath:
         self.target = ~self.kept                # where new replies are written
         self.remember = Signal()                # this frame's reply will be the last one
 
-        # Reading the frame.
+        # Reading the frame: byte (a register, off the frame buffer's slow read data) is the
+        # byte at rp, and the buffer reads the one after it (rp + 1, or rp + 2 when adv moves
+        # on). After rp jumps, seek reads the byte at rp and then load takes it (``prime``).
         self.rp = Signal(payload)
         self.adv = Signal()
-        self.byte = frame.read.data
-        m.d.comb += [frame.read.addr.eq(Mux(self.adv, self.rp + 1, self.rp)),
-                     feeder.records.payload.eq(self.byte),
+        self.seek, self.load = Signal(), Signal()
+        self.seeked = Signal()                  # a PRIME state's second clock
+        self.byte = Signal(8)
+        m.d.comb += frame.read.addr.eq(Mux(self.seek, self.rp,
+                                           Mux(self.adv, self.rp + 2, self.rp + 1)))
+        with m.If(self.adv | self.load):
+            m.d.sync += self.byte.eq(frame.read.data)
+        m.d.comb += [feeder.records.payload.eq(self.byte),
                      feeder.records.valid.eq(self.rp < frame.length)]
         taken = feeder.records.ready
         if reader is not None:                  # RUN_WITH's probes
@@ -643,9 +648,13 @@ class _Datapath:
         self.m.next = f"{state}_PRIME"
 
     def prime(self, state):
-        """Add *state*'s PRIME state: one clock for the frame buffer to read the byte at rp."""
-        with self.m.State(f"{state}_PRIME"):
-            self.m.next = state
+        """Add *state*'s PRIME state: two clocks, to read the byte at rp (seek), then take it."""
+        m = self.m
+        with m.State(f"{state}_PRIME"):
+            m.d.comb += [self.seek.eq(~self.seeked), self.load.eq(self.seeked)]
+            m.d.sync += self.seeked.eq(~self.seeked)
+            with m.If(self.seeked):
+                m.next = state
 
     def write_head(self, next_state):
         """Write the reply's seq and OK bytes, a clock each, then go to *next_state*."""

@@ -1,9 +1,10 @@
 """Faster golden-model runs: many presentations at once, and a faster single-network step.
 
 Both compute exactly docs/model.md, bit for bit the same spikes (and, for :class:`FastModel`,
-weights, theta and state) as :class:`spikecore.model.Model`; they call its functions
-(``neuron_update``, ``stdp_update``, ``trace_decay``, ``sat8u``) for every rule and only
-change how the synaptic input is summed and which no-op work is skipped.
+weights, theta and state) as :class:`spikecore.model.Model`. ``FastModel`` runs ``Model``'s
+own parts of a step (``_deliver``, ``_neurons``, ``_end_step``, ``stdp_update``);
+``run_batch`` computes step 4 on a whole batch from ``decay`` and ``sat24``. Both change only
+how the synaptic input is summed and which no-op work is skipped.
 
 - :func:`run_batch` runs a network **without learning** on a batch of presentations (each
   starting from the zero state, as after ``reset()``), all at once: the neuron state is a
@@ -20,8 +21,7 @@ import numpy as np
 
 from . import spec
 from .core import ModelCore
-from .model import (Model, decay, generate_steps, neuron_update, sat24, sat8u, stdp_update,
-                    trace_decay)
+from .model import Model, decay, generate_steps, sat24, stdp_update
 
 __all__ = ["run_batch", "exact_dtype", "FastModel", "FastModelCore"]
 
@@ -202,27 +202,11 @@ class FastModel(Model):
         Return True if step 5 ran (the weights may have changed).
         """
         lr = self.learning
-        n_in = self.n_inputs
-        # 1. Delivered sources: this step's inputs, last step's spikes.
-        inputs_d = row.nonzero()[0]
-        neurons_d = self.s_prev.nonzero()[0]
-        delivered = np.concatenate([inputs_d, neurons_d + n_in]) if len(neurons_d) \
-            else inputs_d
-        # 2. Traces.
-        self.x = trace_decay(self.x, lr.x_decay)
-        self.x[delivered] = sat8u(self.x[delivered] + lr.x_imp)
-        self.y = trace_decay(self.y, lr.y_decay)
+        delivered, split = self._deliver(row)
         # 3. Synaptic input: a_in precomputed from the current weights.
-        if len(neurons_d):
-            a_rec = self._W[neurons_d + n_in].sum(axis=0, dtype=np.int32)
-        else:
-            a_rec = 0
-        # 4. Neurons.
-        self.u, self.v, self.ref, self.theta, s = neuron_update(
-            self.u, self.v, self.ref, self.theta, a_in, a_rec, self.vth, self.bias, self.du,
-            self.dv, self.t_ref, self.w_exp, self.w_exp_rec, lr.enabled, lr.th_imp,
-            lr.th_shift)
-        spiked = s.nonzero()[0]
+        recurrent = delivered[split:]
+        a_rec = self._W[recurrent].sum(axis=0, dtype=np.int32) if len(recurrent) else 0
+        s, spiked = self._neurons(a_in, a_rec)
         # 5. Learning, unless it provably changes nothing.
         changed = False
         if lr.enabled and len(delivered) | len(spiked):
@@ -232,11 +216,7 @@ class FastModel(Model):
                 stdp_update(self._W, self.x, self.y, delivered, spiked, lr, self.plastic_src,
                             self.plastic_dst)
                 changed = True
-        # 6. Post-traces; spikes delivered next step.
-        self.y[spiked] = sat8u(self.y[spiked] + lr.y_imp)
-        self.count[spiked] = np.minimum(self.count[spiked] + 1, spec.COUNT_MAX)
-        self.s_prev = s
-        self.steps += 1
+        self._end_step(s, spiked)
         s_out[:] = s
         return changed
 

@@ -142,8 +142,7 @@ def _encode(images, steps, rate, rng):
 
 def _rates(images, rate):
     """Return the generator rates (len(images), 64) of the images: pixel/16 · rate · 65536."""
-    return np.round(np.asarray(images) / PIXEL_MAX * rate * (spec.RATE_MAX + 1)).astype(
-        np.int64).clip(0, spec.RATE_MAX)
+    return encode.generator_rate(np.asarray(images) / PIXEL_MAX * rate)
 
 
 def _generated(gen_state, rates, steps):

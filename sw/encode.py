@@ -12,7 +12,9 @@ run is repeatable.
 
 import numpy as np
 
-__all__ = ["rate", "on_off", "latency"]
+from . import spec
+
+__all__ = ["rate", "generator_rate", "on_off", "latency"]
 
 
 def _steps(steps):
@@ -67,6 +69,18 @@ def rate(p, steps, rng):
     p = _values("p", p, 0.0, 1.0)
     steps = _steps(steps)
     return _generator(rng).random((steps, p.size)) < p
+
+
+def generator_rate(p):
+    """Return the on-device generator rates (``Core.set_rates``) nearest probabilities *p*.
+
+    An input at generator rate r fires with probability r / 65536 per step, so this is
+    ``round(p · 65536)`` (halves to even), at most 65535: int64, the shape of *p* (in [0, 1]).
+    """
+    shape = np.shape(p)
+    p = _values("p", p, 0.0, 1.0)
+    rates = np.rint(p * (spec.RATE_MAX + 1)).astype(np.int64)
+    return np.minimum(rates, spec.RATE_MAX).reshape(shape)
 
 
 def on_off(values, center=0.0):

@@ -244,33 +244,46 @@ class Model:
 
     def _step(self, inputs):
         """Compute one step for the delivered inputs *inputs* (streamed or generated)."""
+        delivered, split = self._deliver(inputs)
+        # 3. Synaptic input from the weights at the start of the step, by source kind.
+        a_in = self._W[delivered[:split]].sum(axis=0, dtype=np.int32)
+        a_rec = self._W[delivered[split:]].sum(axis=0, dtype=np.int32)
+        s, spiked = self._neurons(a_in, a_rec)
+        # 5. Learning.
+        if self.learning.enabled:
+            stdp_update(self._W, self.x, self.y, delivered, spiked, self.learning,
+                        self.plastic_src, self.plastic_dst)
+        self._end_step(s, spiked)
+        return s
+
+    def _deliver(self, inputs):
+        """Steps 1 and 2: return the delivered sources (sorted) and where the neurons' start.
+
+        1. Delivered sources: this step's inputs, last step's spikes. 2. Traces decay, then
+        the delivered sources' pre-traces jump.
+        """
         lr = self.learning
-        # 1. Delivered sources: this step's inputs, last step's spikes.
         delivered = np.flatnonzero(np.concatenate([inputs, self.s_prev]))
-        # 2. Traces decay, then delivered sources' pre-traces jump.
         self.x = trace_decay(self.x, lr.x_decay)
         self.x[delivered] = sat8u(self.x[delivered] + lr.x_imp)
         self.y = trace_decay(self.y, lr.y_decay)
-        # 3. Synaptic input from the weights at the start of the step, by source kind.
-        split = np.searchsorted(delivered, self.n_inputs)
-        a_in = self._W[delivered[:split]].sum(axis=0, dtype=np.int32)
-        a_rec = self._W[delivered[split:]].sum(axis=0, dtype=np.int32)
-        # 4. Neurons.
+        return delivered, np.searchsorted(delivered, self.n_inputs)
+
+    def _neurons(self, a_in, a_rec):
+        """Step 4: update the neurons from their synaptic input; return s and its indices."""
+        lr = self.learning
         self.u, self.v, self.ref, self.theta, s = neuron_update(
             self.u, self.v, self.ref, self.theta, a_in, a_rec, self.vth, self.bias, self.du,
             self.dv, self.t_ref, self.w_exp, self.w_exp_rec, lr.enabled, lr.th_imp,
             lr.th_shift)
-        spiked = np.flatnonzero(s)
-        # 5. Learning.
-        if lr.enabled:
-            stdp_update(self._W, self.x, self.y, delivered, spiked, lr, self.plastic_src,
-                        self.plastic_dst)
-        # 6. Post-traces jump, spikes are counted; they are delivered next step.
-        self.y[spiked] = sat8u(self.y[spiked] + lr.y_imp)
+        return s, np.flatnonzero(s)
+
+    def _end_step(self, s, spiked):
+        """Step 6: post-traces jump, spikes are counted; they are delivered next step."""
+        self.y[spiked] = sat8u(self.y[spiked] + self.learning.y_imp)
         self.count[spiked] = np.minimum(self.count[spiked] + 1, spec.COUNT_MAX)
         self.s_prev = s
         self.steps += 1
-        return s
 
     def run(self, inputs):
         """Run one step per row of *inputs* (streamed, bool (steps, n_inputs)); return the

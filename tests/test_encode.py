@@ -25,6 +25,14 @@ def test_rate_is_seeded():
     assert not np.array_equal(encode.rate(p, 20, rng), encode.rate(p, 20, rng))
 
 
+def test_generator_rate_rounds_to_65536ths():
+    # 0.1 * 65536 = 6553.6 -> 6554 (the standard workload's rate); 0.5 -> 32768; 1 -> 65536,
+    # which the generators cannot hold: 65535; 2.5 / 65536 -> 2 (half to even); shape kept.
+    p = np.array([[0.0, 0.1], [0.5, 1.0], [2.5 / 65536, 3.5 / 65536]])
+    assert encode.generator_rate(p).tolist() == [[0, 6554], [32768, 65535], [2, 4]]
+    assert encode.generator_rate(p).dtype == np.int64
+
+
 def test_on_off_splits_around_the_center():
     # values 0, 4, 10 around 4: ON = [0, 0, 6], OFF = [4, 0, 0].
     out = encode.on_off([0, 4, 10], center=4)
@@ -51,6 +59,7 @@ def test_latency_fires_once_earlier_for_larger_values():
     (lambda: encode.rate([], 3, 1), "p must hold at least one value"),
     (lambda: encode.rate(["a"], 3, 1), "p must be numbers"),
     (lambda: encode.rate([0.5], 3, None), "rng must be a numpy.random.Generator or an integer"),
+    (lambda: encode.generator_rate([-0.1]), r"p = -0.1 is outside the allowed range"),
     (lambda: encode.on_off([1], center=np.inf), "center must be a finite number"),
     (lambda: encode.latency([2.0], 3), r"values = 2.0 is outside the allowed range"),
     (lambda: encode.latency([0.5], 3, max_value=0), "max_value must be a positive number"),

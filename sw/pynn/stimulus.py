@@ -17,7 +17,7 @@ delivers a step later (docs/model.md, step 1).
 
 import numpy as np
 
-from .. import spec
+from .. import encode, spec
 from .standardmodels import cell_kind
 
 __all__ = ["Stimulus", "segments"]
@@ -96,13 +96,13 @@ class Stimulus:
                                    f"after start + duration")
                 poisson.append(index)
                 hz.append(p["rate"])
-                rate.append(np.rint(probability * (spec.RATE_MAX + 1)).astype(np.int64))
+                rate.append(encode.generator_rate(probability))
                 start.append(_step(p["start"], dt))
                 stop.append(_step(p["start"] + p["duration"], dt))
         self.steps, self.inputs = _join(steps, np.int64), _join(inputs, np.int64)
         self.poisson = _join(poisson, np.int64)
         self.hz = _join(hz, float)
-        self.rate = np.minimum(_join(rate, np.int64), spec.RATE_MAX)
+        self.rate = _join(rate, np.int64)
         self.start = np.clip(_join(start, float), 0, FOREVER).astype(np.int64)
         self.stop = np.clip(_join(stop, float), 0, FOREVER).astype(np.int64)
 
