@@ -612,8 +612,15 @@ class _Datapath:
         m.d.comb += self.rw_records_at.eq(PROBES_AT + (n_probes << 2))
         m.d.comb += [reader.n_probes.eq(n_probes),
                      feeder.empty.eq(is_run_with & ~self.rw_inputs),
-                     collector.drop.eq(is_run_with & ~spikes),
-                     collector.gap.eq(Mux(is_run_with, PROBE_BYTES * n_probes, 0))]
+                     collector.drop.eq(is_run_with & ~spikes)]
+        # The probe values' room after each step's record: registered, and as shifts and adds
+        # (Yosys builds even a product by a constant from a multiplier, on the 85F the
+        # critical path's slowest part).
+        gap = Signal.like(collector.gap)
+        product = sum(n_probes << b for b in range(PROBE_BYTES.bit_length())
+                      if PROBE_BYTES >> b & 1)
+        m.d.sync += gap.eq(Mux(is_run_with, product, 0))
+        m.d.comb += collector.gap.eq(gap)
         # The most steps whose reply fits, by probes and spike records; registered, like
         # count_width (HDR_DONE waits a clock for it).
         most = Signal(16)

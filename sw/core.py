@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import spec
-from .model import Model
+from .model import STATE_ATTRS, Model
 from .network import Learning, _check_values
 
 __all__ = ["Core", "State", "Recording", "ModelCore", "PROBE_FIELDS"]
@@ -539,8 +539,7 @@ class ModelCore(Core):
             return int(m.theta[addr & ((1 << spec.neuron_bits(self.n_neurons)) - 1)])
         sb = spec.src_bits(self.n_inputs, self.n_neurons)
         field, index = spec.StateField(addr >> sb), addr & ((1 << sb) - 1)
-        return int(getattr(m, {"spiked": "s_prev"}.get(field.name.lower(),
-                                                      field.name.lower()))[index])
+        return int(getattr(m, STATE_ATTRS[field])[index])
 
     def _set_rates(self, rate, gen_state):
         self._model.rate[:] = rate

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from . import protocol, spec
-from .model import Model
+from .model import STATE_ATTRS, Model
 from .network import Learning, Network
 from .spec import (Command, Counter, Feature, InputField, NeuronField, ResetFlags, RunFlags,
                    Setting, Space, StateField, Status)
@@ -31,8 +31,7 @@ DEFAULT_BAUD = 3_000_000
 _ADDR_MASK = (1 << spec.ADDR_BITS) - 1
 _NEURON_FIELDS = [f.name.lower() for f in NeuronField]
 _BOOL_SETTINGS = (Setting.ENABLED, Setting.SOFT_BOUND)
-_NEURON_STATE = {StateField.U: "u", StateField.V: "v", StateField.REF: "ref",
-                 StateField.Y: "y", StateField.SPIKED: "s_prev", StateField.COUNT: "count"}
+_NEURON_STATE = {f: name for f, name in STATE_ATTRS.items() if f is not StateField.X}
 _INPUT_FIELDS = {InputField.RATE: "rate", InputField.GEN: "gen"}
 _GEN_MASK = spec.GEN_MAX
 #: The features a device of protocol version 3 could have.

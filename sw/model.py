@@ -11,7 +11,12 @@ from . import spec
 
 __all__ = ["trunc0", "decay", "sat24", "sat8u", "clip_w", "trace_decay", "theta_decay",
            "xorshift32", "generate", "generate_steps", "neuron_update", "potentiation",
-           "stdp_update", "Model"]
+           "stdp_update", "STATE_ATTRS", "Model"]
+
+#: The ``Model`` attribute holding each field of the STATE space (docs/protocol.md).
+STATE_ATTRS = {spec.StateField.U: "u", spec.StateField.V: "v", spec.StateField.REF: "ref",
+               spec.StateField.Y: "y", spec.StateField.X: "x", spec.StateField.SPIKED: "s_prev",
+               spec.StateField.COUNT: "count"}
 
 
 def trunc0(a, k):
