@@ -76,8 +76,8 @@ class SliceUpdate(wiring.Component):
     n_rows, n_neurons, lanes : int
         As ``StdpSlices``.
     pipelined : bool
-        ``SynapseUpdate``'s: the writes are then made ``latency`` (2 or 3) clocks after the
-        slice, else in its clock.
+        ``SynapseUpdate``'s: the writes are then made ``latency`` (2, or 4 with SOFT_BOUND)
+        clocks after the slice, else in its clock.
     features : spikecore.spec.Feature
         ``SynapseUpdate``'s (X_TAR, SOFT_BOUND).
 

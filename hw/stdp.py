@@ -21,7 +21,7 @@ TRACE = range(spec.TRACE_MAX + 1)
 
 def synapse_latency(pipelined, features):
     """Return the clocks from a synapse's inputs to its ``w_next`` (``SynapseUpdate``)."""
-    return (3 if Feature.SOFT_BOUND in features else 2) if pipelined else 0
+    return (4 if Feature.SOFT_BOUND in features else 2) if pipelined else 0
 
 
 class SynapseUpdate(wiring.Component):
@@ -40,8 +40,9 @@ class SynapseUpdate(wiring.Component):
     pipelined : bool
         False: combinational (``latency`` 0). True: a pipeline taking one synapse a clock,
         ``w_next`` belonging to the inputs presented ``latency`` clocks earlier: 2 (inputs
-        registered, then the products), 3 with ``Feature.SOFT_BOUND`` (then ``d·f``), for
-        clocks where the weight memory, the multiplies and the clipping do not fit one period.
+        registered, then the products), 4 with ``Feature.SOFT_BOUND`` (then ``d·f``, then the
+        sum before its clip), for clocks where the weight memory, the multiplies and the
+        clipping do not fit one period.
         The settings are not delayed.
     features : spikecore.spec.Feature
         X_TAR: *x_tar* is used (else 0). SOFT_BOUND: *soft_bound* is used (else off), one
@@ -82,8 +83,8 @@ class SynapseUpdate(wiring.Component):
         m = Module()
         soft = Feature.SOFT_BOUND in self.features
 
-        def stage(value, name):
-            return register(m, value, name) if self.pipelined else value
+        def stage(value, name, shape=None):
+            return register(m, value, name, shape) if self.pipelined else value
 
         x_tar = self.x_tar if Feature.X_TAR in self.features else 0
         # 1: the inputs, the pre-trace relative to its target.
@@ -91,24 +92,26 @@ class SynapseUpdate(wiring.Component):
         xd1 = stage((self.x - x_tar).as_signed(), "xd1")
         pre1, post1 = stage(self.pre, "pre1"), stage(self.post, "post1")
         depression = Mux(pre1, (y1 * self.a_minus) >> spec.LEARN_SHIFT, 0)
+        total = signed(spec.WEIGHT_BITS + 3)
         if soft:
             # 2: d, and the room left toward the bound that d points at.
             d2 = stage(xd1 * self.a_plus, "d2")
             f2 = stage(Mux(xd1 > 0, self.w_max - w1, w1 - self.w_min), "f2")
             w2, post2, ltd2 = stage(w1, "w2"), stage(post1, "post2"), stage(depression, "ltd2")
-            # 3: the potentiation, soft or not.
+            # 3: the product d·f.
+            df3, d3 = stage(d2 * f2, "df3"), stage(d2, "d3")
+            w3, post3, ltd3 = stage(w2, "w3"), stage(post2, "post3"), stage(ltd2, "ltd3")
+            # 4: the potentiation, soft or not, and the weight's sum before its clip.
             potentiation = Mux(self.soft_bound,
-                               trunc0(d2 * f2, spec.SOFT_SHIFT + spec.LEARN_SHIFT),
-                               trunc0(d2, spec.LEARN_SHIFT))
-            ltp = stage(Mux(post2, potentiation, 0), "ltp3")
-            w_last, ltd = stage(w2, "w3"), stage(ltd2, "ltd3")
+                               trunc0(df3, spec.SOFT_SHIFT + spec.LEARN_SHIFT),
+                               trunc0(d3, spec.LEARN_SHIFT))
+            ltp = Mux(post3, potentiation, 0)
+            w_sum = stage(w3 + ltp - ltd3, "sum4", total)
         else:
             # 2: the products.
             ltp = stage(Mux(post1, trunc0(xd1 * self.a_plus, spec.LEARN_SHIFT), 0), "ltp2")
             w_last, ltd = stage(w1, "w2"), stage(depression, "ltd2")
-        total = Signal(signed(spec.WEIGHT_BITS + 3))
-        m.d.comb += [
-            total.eq(w_last + ltp - ltd),
-            self.w_next.eq(clip_w(total, self.w_min, self.w_max)),
-        ]
+            w_sum = w_last + ltp - ltd
+        clipped = Signal(total)
+        m.d.comb += [clipped.eq(w_sum), self.w_next.eq(clip_w(clipped, self.w_min, self.w_max))]
         return m
