@@ -154,7 +154,7 @@ _BOARD_LIST = [
           # and the receive FIFO within the block RAM the core leaves; at 12 MHz the neuron
           # unit needs 2 pipeline stages, not 6, and the core no copy of each command. Of
           # the optional parts only x_tar fits: theta, the generators and the spike counts
-          # need memory (all 30 block RAMs are used, and 5,206 of 5,280 logic cells), the
+          # need memory (all 30 block RAMs are used, and 5,218 of 5,280 logic cells), the
           # soft bound a ninth DSP, RUN_WITH 488 more cells (docs/boards.md). The driver
           # generates inputs, counts spikes and probes for it (docs/protocol.md).
           top_options={"weight_ports": 1, "neuron_latency": 2, "register_commands": False,
