@@ -4,7 +4,10 @@ The address map is ``spikecore.spec.Space``; ``spikecore.hw.interface.CoreSignat
 describes the streams.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+import operator
+from functools import reduce
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -190,11 +193,45 @@ class ControlAccess(wiring.Component):
                 with m.If(cmd.write & ok & (selector == value.value)):
                     m.d.comb += wr.en.eq(1 << lane)
 
-        def read_lanes(fields, selector, lane, ok):
-            """CTL_READ of such a space: answer the lane *lane* of the word selected."""
-            for value, (rd, _) in fields.items():
-                with m.If(ok & (selector == value.value)):
-                    m.d.sync += rsp.eq(lane_of(rd.data, lane))
+        # CTL_READ's choices: (when, what) for each value a read can answer, the lanes taken
+        # from registers. The conditions are decoded into registers while CTL waits for the
+        # memories, so that CTL_READ only selects (docs/hardware.md).
+        r_lane, r_xlane = Signal.like(c_lane), Signal.like(c_xlane)
+        space = {sp: ~cmd.write & (cmd.space == sp) for sp in Space}
+        reads = [(space[Space.WEIGHT] & weight_ok, lane_of(self.w_rd.data, r_lane))]
+        for fields, selector, lane, ok, sp in (
+                (params, c_field, r_lane, c_i < N, Space.NEURON),
+                (inputs, c_sfield, r_xlane, input_ok, Space.INPUT)):
+            reads += [(space[sp] & ok & (selector == value.value), lane_of(rd.data, lane))
+                      for value, (rd, _) in fields.items()]
+        reads += [(space[Space.SETTING] & (c_addr == setting.value), reg)
+                  for setting, reg in settings.items()]
+        reads += [(space[Space.MASK] & dst_mask, lane_of(self.pdst_rd.data, r_xlane)),
+                  (space[Space.MASK] & src_mask & ~dst_mask,
+                   lane_of(self.psrc_rd.data, r_xlane))]
+        y = lane_of(self.y_rd.data, r_xlane)
+        state = [(StateField.U, lane_of(self.u_rd.data, r_xlane)),
+                 (StateField.V, lane_of(self.v_rd.data, r_xlane)),
+                 (StateField.REF, lane_of(self.ref_rd.data, r_xlane)),
+                 (StateField.Y, y.trace), (StateField.SPIKED, y.spiked)]
+        if counts:
+            state.append((StateField.COUNT, self.count_rd.data))
+        reads += [(space[Space.STATE] & (c_index < N) & (c_sfield == field.value), value)
+                  for field, value in state]
+        reads += [(space[Space.STATE] & (c_index < S) & (c_sfield == StateField.X.value),
+                   lane_of(self.x_rd.data, r_xlane).trace)]
+        reads += [(space[Space.COUNTER] & (c_addr == counter.value), value)
+                  for counter, value in {Counter.STEPS_LO: steps[:32],
+                                         Counter.STEPS_HI: steps[32:],
+                                         Counter.CYCLES_LO: cycles[:32],
+                                         Counter.CYCLES_HI: cycles[32:]}.items()]
+        # The choices exclude each other, so the answer is the OR of the values masked by
+        # their picks: a tree, not a chain of priorities.
+        picks = Signal(len(reads))
+        masked = [Signal(spec.DATA_BITS, name=f"read_{k}") for k in range(len(reads))]
+        m.d.comb += [mask.eq(Mux(picks[k], value, 0))
+                     for k, (mask, (_, value)) in enumerate(zip(masked, reads))]
+        answer = reduce(operator.or_, masked)
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -206,7 +243,8 @@ class ControlAccess(wiring.Component):
 
             with m.State("CTL"):
                 # The addresses held for read_latency clocks: the weight store's read arrives.
-                m.d.sync += [rsp.eq(0), wait.eq(wait + 1)]
+                m.d.sync += [rsp.eq(0), wait.eq(wait + 1), r_lane.eq(c_lane),
+                             r_xlane.eq(c_xlane), picks.eq(Cat(when for when, _ in reads))]
                 with m.If(wait == self.read_latency - 1):
                     m.d.sync += wait.eq(0)
                     m.next = "CTL_READ"
@@ -253,44 +291,7 @@ class ControlAccess(wiring.Component):
                                 m.next = "CLEAR_COUNTS"
 
             with m.State("CTL_READ"):
-                with m.If(~cmd.write):
-                    with m.Switch(cmd.space):
-                        with m.Case(Space.WEIGHT):
-                            with m.If(weight_ok):
-                                m.d.sync += rsp.eq(lane_of(self.w_rd.data, c_lane))
-                        with m.Case(Space.NEURON):
-                            read_lanes(params, c_field, c_lane, c_i < N)
-                        with m.Case(Space.INPUT):
-                            read_lanes(inputs, c_sfield, c_xlane, input_ok)
-                        with m.Case(Space.SETTING):
-                            for setting, reg in settings.items():
-                                with m.If(c_addr == setting.value):
-                                    m.d.sync += rsp.eq(reg)
-                        with m.Case(Space.MASK):
-                            with m.If(dst_mask):
-                                m.d.sync += rsp.eq(lane_of(self.pdst_rd.data, c_xlane))
-                            with m.Elif(src_mask):
-                                m.d.sync += rsp.eq(lane_of(self.psrc_rd.data, c_xlane))
-                        with m.Case(Space.STATE):
-                            y = lane_of(self.y_rd.data, c_xlane)
-                            fields = [(StateField.U, lane_of(self.u_rd.data, c_xlane)),
-                                      (StateField.V, lane_of(self.v_rd.data, c_xlane)),
-                                      (StateField.REF, lane_of(self.ref_rd.data, c_xlane)),
-                                      (StateField.Y, y.trace), (StateField.SPIKED, y.spiked)]
-                            if counts:
-                                fields.append((StateField.COUNT, self.count_rd.data))
-                            for field, value in fields:
-                                with m.If((c_index < N) & (c_sfield == field.value)):
-                                    m.d.sync += rsp.eq(value)
-                            with m.If((c_index < S) & (c_sfield == StateField.X.value)):
-                                m.d.sync += rsp.eq(lane_of(self.x_rd.data, c_xlane).trace)
-                        with m.Case(Space.COUNTER):
-                            for counter, value in {Counter.STEPS_LO: steps[:32],
-                                                   Counter.STEPS_HI: steps[32:],
-                                                   Counter.CYCLES_LO: cycles[:32],
-                                                   Counter.CYCLES_HI: cycles[32:]}.items():
-                                with m.If(c_addr == counter.value):
-                                    m.d.sync += rsp.eq(value)
+                m.d.sync += rsp.eq(answer)
                 m.d.comb += self.ctl_cmd.ready.eq(take_at_end)
                 m.next = "CTL_RSP"
 

@@ -215,7 +215,6 @@ class Executor(wiring.Component):
                 m.next = "W_VERIFY"
         with m.State("W_VERIFY"):
             m.d.comb += check.write.eq(1)
-            m.d.sync += [x.pos.eq(x.pos + 1), x.cur_addr.eq(check.next_addr)]
             m.d.sync += x.bound_seen.eq(x.bound_seen | x.at_bound)
             with m.If(x.at_bound & ~x.at_max):
                 # e_pos: the position of the block's first bound (0 if that is W_MAX, which
@@ -223,18 +222,26 @@ class Executor(wiring.Component):
                 m.d.sync += [x.w_min_new.eq(x.checked), x.e_pos.eq(x.pos)]
             with m.If(x.at_bound & x.at_max):
                 m.d.sync += x.w_max_new.eq(x.checked)
+            # The next position, or the block's start after its last (unused after an error).
+            with m.If(x.last_pos):
+                m.d.sync += [x.pos.eq(0), x.cur_addr.eq(x.hdr.block.addr)]
+            with m.Else():
+                m.d.sync += [x.pos.eq(x.pos + 1), x.cur_addr.eq(check.next_addr)]
             with m.If(~check.addr_ok):
                 x.error(Status.BAD_ADDRESS, x.pos)
             with m.Elif(~check.value_ok):
                 x.error(Status.BAD_VALUE, x.pos)
-            with m.Elif(x.last_pos & x.crossed):
-                m.d.sync += [x.e_status.eq(Status.BAD_VALUE), x.e_has_pos.eq(1)]
-                m.next = "ERROR"
             with m.Elif(x.last_pos):
-                m.d.sync += [x.pos.eq(0), x.cur_addr.eq(x.hdr.block.addr)]
-                x.read_from(VALUES_AT, "W_APPLY")
+                m.next = "W_BOUNDS"
             with m.Else():
                 m.next = "W_CHECK"
+        with m.State("W_BOUNDS"):
+            # The bounds the block leaves, compared from registers a clock after its last check.
+            with m.If(x.crossed):
+                m.d.sync += [x.e_status.eq(Status.BAD_VALUE), x.e_has_pos.eq(1)]
+                m.next = "ERROR"
+            with m.Else():
+                x.read_from(VALUES_AT, "W_APPLY")
         x.prime("W_APPLY")
         with m.State("W_APPLY"):
             m.d.comb += x.adv.eq(1)
@@ -582,8 +589,8 @@ class _Datapath:
         # A WRITE must leave w_min <= w_max (docs/protocol.md, WRITE). The executor keeps the
         # two settings as it has applied them (the core's, which only it writes; both are 0
         # after a reset). w_min_new and w_max_new are the bounds as the block leaves them so
-        # far; at its last position, if it wrote a bound (bound_seen, or this position), the
-        # settings it leaves are known.
+        # far; after its last position, if it wrote a bound (bound_seen), the settings it
+        # leaves are known.
         assert Setting.W_MAX.value == Setting.W_MIN.value + 1
         self.w_min_now = Signal(signed(spec.WEIGHT_BITS))
         self.w_max_now = Signal(signed(spec.WEIGHT_BITS))
@@ -595,11 +602,8 @@ class _Datapath:
         self.at_bound = ((block.space == Space.SETTING)
                          & (self.cur_addr[1:4] == Setting.W_MIN.value >> 1))
         self.at_max = self.cur_addr[0]
-        # The bounds the block leaves, with this position's value in place: crossed?
-        value8 = self.checked[:spec.WEIGHT_BITS].as_signed()
-        w_min = Mux(self.at_bound & ~self.at_max, value8, self.w_min_new)
-        w_max = Mux(self.at_bound & self.at_max, value8, self.w_max_new)
-        self.crossed = (self.bound_seen | self.at_bound) & (w_min > w_max)
+        # The bounds the block leaves (once its last position is checked): crossed?
+        self.crossed = self.bound_seen & (self.w_min_new > self.w_max_new)
 
     def _run_with(self, m, executor, feeder, collector, reader):
         """RUN_WITH's header: where its records start, its length check, its parts' modes."""

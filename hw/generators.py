@@ -97,7 +97,14 @@ class Generators(wiring.Component):
         k = Signal(range(W + 1))            # the word on the read ports (the next to load)
         w = Signal(range(W))                # the word whose hits are in mask
         mask = Signal(L)                    # its generated inputs not sent yet
+        # The read address is k, or k + 1 when a word loads (0 past the last word): both kept
+        # in registers, so that the load decision only selects between them.
+        here, after = Signal(range(W)), Signal(range(W))
         addr = Signal(range(W))
+
+        def wrapped(word):
+            return Mux(word < W, word, 0)
+
         # Lanes beyond n_inputs in the last word never fire.
         last_lanes = (1 << (self.n_inputs - (W - 1) * L)) - 1
         m.d.comb += [self.gen_rd.addr.eq(addr), self.rate_rd.addr.eq(addr),
@@ -110,7 +117,7 @@ class Generators(wiring.Component):
                              i.ready.eq(o.ready & ~i.payload.end)]
                 with m.If(i.valid & i.payload.end & o.ready):
                     m.d.comb += [self.gen_rd.en.eq(1), self.rate_rd.en.eq(1)]
-                    m.d.sync += [k.eq(0), mask.eq(0)]
+                    m.d.sync += [k.eq(0), mask.eq(0), here.eq(0), after.eq(wrapped(1))]
                     m.next = "SCAN"
 
             with m.State("SCAN"):
@@ -121,7 +128,7 @@ class Generators(wiring.Component):
                 m.d.comb += [o.valid.eq(mask != 0),
                              o.payload.index.eq(Cat(low[:lb], w) if lb else w),
                              self.gen_rd.en.eq(1), self.rate_rd.en.eq(1),
-                             addr.eq(Mux(k + load < W, k + load, 0))]
+                             addr.eq(Mux(load, after, here))]
                 with m.If(taken):
                     m.d.sync += mask.eq(rest)
                 with m.If(load):
@@ -133,7 +140,8 @@ class Generators(wiring.Component):
                                                 < self.rate_rd.data[l])]
                     m.d.comb += self.gen_wr.en.eq((1 << L) - 1)
                     m.d.sync += [mask.eq(hits & Mux(k == W - 1, last_lanes, (1 << L) - 1)),
-                                 w.eq(k), k.eq(k + 1)]
+                                 w.eq(k), k.eq(k + 1), here.eq(after),
+                                 after.eq(wrapped(k + 2))]
                 with m.If((k == W) & ((mask == 0) | (taken & (rest == 0)))):
                     m.next = "END"
 

@@ -124,8 +124,13 @@ class Top(wiring.Component):
                 m.d.sync += lost.eq(0)
             with m.Else():
                 m.d.sync += lost.eq(1)
-        m.d.comb += [link.rx.valid.eq(rxf.r_rdy), link.rx.payload.eq(rxf.r_data),
-                     rxf.r_en.eq(link.rx.ready)]
+        # The FIFO's read data (a block RAM's slow output) is registered before the decoder
+        # sees it: a one-byte stage that takes the next byte as it hands one on.
+        byte, full = Signal(9), Signal()
+        take = ~full | link.rx.ready
+        m.d.comb += [link.rx.valid.eq(full), link.rx.payload.eq(byte), rxf.r_en.eq(take)]
+        with m.If(take):
+            m.d.sync += [byte.eq(rxf.r_data), full.eq(rxf.r_rdy)]
         wiring.connect(m, link.tx, utx.data)
         wiring.connect(m, link.core, core)
         m.d.comb += self.spike.eq(core.spike_out.valid & core.spike_out.ready
