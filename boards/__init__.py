@@ -154,14 +154,15 @@ _BOARD_LIST = [
           # and the receive FIFO within the block RAM the core leaves; at 12 MHz the neuron
           # unit needs 2 pipeline stages, not 6, and the core no copy of each command. Of
           # the optional parts only x_tar fits: theta, the generators and the spike counts
-          # need memory (all 30 block RAMs are used, and 5,218 of 5,280 logic cells), the
+          # need memory (all 30 block RAMs are used, and 5,162 of 5,280 logic cells), the
           # soft bound a ninth DSP, RUN_WITH 488 more cells (docs/boards.md). The driver
           # generates inputs, counts spikes and probes for it (docs/protocol.md).
           top_options={"weight_ports": 1, "neuron_latency": 2, "register_commands": False,
                        "max_payload": 256, "rx_window": 1024, "features": Feature.X_TAR}),
+    # The 85F at 60 MHz (divisor 20): 66.04 MHz fmax with the default seed (docs/boards.md).
     Board("ulx3s", "Radiona ULX3S with ECP5 LFE5U-85F, FT231X UART at 3 Mbaud",
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", n_inputs=256, n_neurons=256, lanes=16,
-          clk_hz=54_166_667, **_ULX3S),
+          clk_hz=60_000_000, **_ULX3S),
     # The smaller ECP5s are limited by their multipliers: each lane's neuron and synapse
     # units take 8 MULT18X18D (the 45F has 72, the 25F and 12F 28 each).
     Board("ulx3s_45f", "Radiona ULX3S with ECP5 LFE5U-45F, FT231X UART at 3 Mbaud",
